@@ -31,3 +31,12 @@ def minilm_dir():
 @pytest.fixture(scope="session")
 def minilm_vocab(minilm_dir):
   return os.path.join(minilm_dir, "vocab.txt")
+
+
+@pytest.fixture(scope="session")
+def minilm_tf_dir(minilm_dir, tmp_path_factory):
+  """MiniLM converted once per session to Google's layout (bert_model.ckpt)."""
+  import convert_checkpoint
+  out = str(tmp_path_factory.mktemp("minilm_tf") / "minilm")
+  convert_checkpoint.ensure_converted(minilm_dir, out)
+  return out
