@@ -1,0 +1,664 @@
+"""The estimator plumbing every `run_*.py` shares, written once.
+
+Google's repo copies this into each script; here a task script keeps only its
+own part (reading data, building features, its head, its outputs) and calls:
+
+  * `define_common_flags()`            the flags every task has;
+  * `quiet_tensorflow()`               no wall of C++ and deprecation logs;
+  * `main_wrapper(main)`               bad input -> one line and exit code 2;
+  * `num_train_steps(...)`             steps and warmup from epochs;
+  * `check_init_checkpoint(...)`       checkpoint/config/vocab agree, early;
+  * `cached_tfrecord(...)`             features -> TFRecord, written atomically
+                                       and keyed by what produced them;
+  * `input_fn_builder(...)`            tf.data reading for TPUEstimator;
+  * `model_fn_builder(...)`            BertModel + a task head -> EstimatorSpec
+                                       (init-from-checkpoint log, optimizer,
+                                       progress log, eval metrics);
+  * `make_estimator(...)`              RunConfig + TPUEstimator (CPU/GPU/TPU);
+  * `export_saved_model(...)`          SavedModel whose serving signature
+                                       takes ids and needs no labels;
+  * `write_eval_results(...)`          eval_results.txt / .json + a table.
+"""
+
+import collections
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+
+from absl import flags
+from absl import logging
+import tensorflow as tf
+
+import modeling
+import optimization
+import tokenization
+
+tf1 = tf.compat.v1
+FLAGS = flags.FLAGS
+
+
+class UserInputError(ValueError):
+  """Bad input from the user: reported as one line, exit code 2."""
+
+
+# ----------------------------------------------------------------------------
+# Flags
+
+
+def define_common_flags():
+  """Registers the flags every task script has (Google's names)."""
+  f = flags
+  f.DEFINE_string("bert_config_file", None,
+                  "bert_config.json of the pre-trained model (its sizes).")
+  f.DEFINE_string("vocab_file", None,
+                  "vocab.txt the model was pre-trained with.")
+  f.DEFINE_string("init_checkpoint", None,
+                  "Checkpoint to start from, usually bert_model.ckpt of a "
+                  "pre-trained model. Ignored once output_dir has checkpoints "
+                  "of its own: training then resumes from those.")
+  f.DEFINE_bool("do_lower_case", True,
+                "Lower-case and strip accents; True for uncased models, "
+                "False for cased ones.")
+  f.DEFINE_integer("max_seq_length", 128,
+                   "Word pieces per sequence after tokenisation, [CLS] and "
+                   "[SEP] included; longer inputs are windowed or truncated.")
+  f.DEFINE_bool("do_train", False, "Fine-tune on the training set.")
+  f.DEFINE_bool("do_eval", False, "Evaluate on the dev set.")
+  f.DEFINE_bool("do_predict", False, "Predict on the test set.")
+  f.DEFINE_integer("train_batch_size", 32, "Sequences per training step.")
+  f.DEFINE_integer("eval_batch_size", 8, "Sequences per eval step.")
+  f.DEFINE_integer("predict_batch_size", 8, "Sequences per predict step.")
+  f.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of the schedule.")
+  f.DEFINE_float("num_train_epochs", 3.0, "Passes over the training set.")
+  f.DEFINE_float("warmup_proportion", 0.1,
+                 "Share of training steps spent warming the learning rate up "
+                 "from 0 (0.1 = the first 10%).")
+  f.DEFINE_enum("lr_schedule", "linear", list(optimization.SCHEDULES),
+                "Learning-rate schedule after warmup; 'linear' is Google's "
+                "(linear decay to 0).")
+  f.DEFINE_float("weight_decay_rate", 0.01,
+                 "Decoupled weight decay (AdamW); none on LayerNorm and bias.")
+  f.DEFINE_integer("gradient_accumulation_steps", 1,
+                   "Micro-batches whose gradients are averaged per update: "
+                   "the update of a batch this many times larger.")
+  f.DEFINE_integer("save_checkpoints_steps", 1000,
+                   "Steps between checkpoints (a killed run resumes from the "
+                   "last one).")
+  f.DEFINE_integer("keep_checkpoint_max", 5, "Checkpoints kept in output_dir.")
+  f.DEFINE_integer("iterations_per_loop", 1000,
+                   "Steps per TPU loop, also the host-call interval on TPU.")
+  f.DEFINE_integer("log_every_n_steps", 50,
+                   "Steps between progress lines (loss, learning rate, "
+                   "examples/sec, ETA).")
+  f.DEFINE_integer("random_seed", 12345, "Graph-level random seed.")
+  f.DEFINE_bool("use_tpu", False, "Run on a Cloud TPU.")
+  f.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
+  f.DEFINE_string("tpu_zone", None, "GCE zone of the TPU (found if unset).")
+  f.DEFINE_string("gcp_project", None, "GCP project of the TPU (found if "
+                  "unset).")
+  f.DEFINE_string("master", None, "TensorFlow master URL.")
+  f.DEFINE_integer("num_tpu_cores", 8, "TPU cores to use (with --use_tpu).")
+  f.DEFINE_string("data_dir", None, "Folder with the task's data files.")
+  f.DEFINE_string("output_dir", None,
+                  "Folder for checkpoints, cached TFRecords, eval results and "
+                  "predictions.")
+  f.DEFINE_string("export_dir", None,
+                  "If set, write a SavedModel for serving under this folder "
+                  "(one timestamped sub-folder per export).")
+
+
+def flag_error(message):
+  raise UserInputError(message)
+
+
+def require_flags(*names):
+  missing = [n for n in names if getattr(FLAGS, n) in (None, "")]
+  if missing:
+    flag_error("missing required flag(s): %s"
+               % ", ".join("--" + n for n in missing))
+
+
+# ----------------------------------------------------------------------------
+# Logs and errors
+
+
+def quiet_tensorflow():
+  """Keeps TensorFlow's own chatter out of the run's log.
+
+  C++ INFO lines and Python deprecation notices drown the lines that matter
+  (examples read, loss, metrics); they are switched off, not the estimator's
+  own INFO log.
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  try:
+    from tensorflow.python.util import deprecation  # pylint: disable=g-import-not-at-top
+    deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
+  except ImportError:
+    pass
+  tf.get_logger().setLevel("ERROR")
+  logging.set_verbosity(logging.INFO)
+  import warnings  # pylint: disable=g-import-not-at-top
+  warnings.filterwarnings("ignore", category=DeprecationWarning)
+  warnings.filterwarnings("ignore", category=UserWarning)
+
+
+# Errors that mean "the input is wrong", reported without a traceback.
+_USER_ERRORS = (UserInputError, modeling.BertConfigError)
+
+
+def register_user_error(*exception_types):
+  """Adds exception types that main_wrapper reports as one line."""
+  global _USER_ERRORS
+  _USER_ERRORS = tuple(_USER_ERRORS) + tuple(exception_types)
+
+
+def main_wrapper(main):
+  """Wraps an absl main so bad input is a one-line error and exit code 2."""
+
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except _USER_ERRORS as e:
+      sys.stderr.write("error: %s\n" % (e,))
+      sys.stderr.flush()
+      sys.exit(2)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+      sys.stderr.write("error: %s\n" % (e,))
+      sys.exit(2)
+    except KeyboardInterrupt:
+      sys.stderr.write("interrupted; rerun with the same flags to resume "
+                       "from the last checkpoint\n")
+      sys.exit(130)
+
+  return wrapped
+
+
+# ----------------------------------------------------------------------------
+# Model, vocab and checkpoint checks
+
+
+def load_bert_config(max_seq_length):
+  """Reads --bert_config_file and checks max_seq_length against it."""
+  require_flags("bert_config_file")
+  config = modeling.BertConfig.from_json_file(FLAGS.bert_config_file)
+  if max_seq_length > config.max_position_embeddings:
+    flag_error("--max_seq_length=%d is longer than max_position_embeddings=%d "
+               "in %s" % (max_seq_length, config.max_position_embeddings,
+                          FLAGS.bert_config_file))
+  return config
+
+
+def load_tokenizer():
+  """FullTokenizer from --vocab_file/--do_lower_case, case checked."""
+  require_flags("vocab_file")
+  if FLAGS.init_checkpoint:
+    try:
+      tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case,
+                                                    FLAGS.init_checkpoint)
+    except ValueError as e:
+      flag_error(str(e).strip())
+  try:
+    return tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
+  except (ValueError, OSError) as e:
+    flag_error(str(e))
+
+
+def resolve_checkpoint(path):
+  """A checkpoint prefix from a prefix or a folder; error if none is there."""
+  if tf.io.gfile.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest:
+      return latest
+    for name in ("bert_model.ckpt", "model.ckpt"):
+      candidate = os.path.join(path, name)
+      if tf.io.gfile.exists(candidate + ".index"):
+        return candidate
+    flag_error("%s: no checkpoint in this folder" % path)
+  if not tf.io.gfile.exists(path + ".index"):
+    flag_error("%s: checkpoint not found (expected %s.index)" % (path, path))
+  return path
+
+
+def check_init_checkpoint(init_checkpoint, bert_config, vocab_size):
+  """Checks, before any training, that checkpoint, config and vocab agree.
+
+  Args:
+    init_checkpoint: checkpoint prefix or folder.
+    bert_config: BertConfig.
+    vocab_size: entries in the vocab file.
+  Returns:
+    The resolved checkpoint prefix.
+  Raises:
+    UserInputError: naming the tensor and the two shapes that disagree.
+  """
+  path = resolve_checkpoint(init_checkpoint)
+  shapes = dict(tf.train.list_variables(path))
+  table = "bert/embeddings/word_embeddings"
+  if table not in shapes:
+    flag_error("%s: not a BERT checkpoint (no tensor %s)" % (path, table))
+  rows, width = shapes[table]
+  if rows != bert_config.vocab_size or width != bert_config.hidden_size:
+    flag_error("%s: tensor %s is [%d, %d] but the BERT config says "
+               "vocab_size=%d, hidden_size=%d" % (
+                   path, table, rows, width, bert_config.vocab_size,
+                   bert_config.hidden_size))
+  if vocab_size != rows:
+    flag_error("vocab file %s has %d entries but the checkpoint's %s has %d "
+               "rows: the vocab does not belong to this checkpoint"
+               % (FLAGS.vocab_file, vocab_size, table, rows))
+  return path
+
+
+# ----------------------------------------------------------------------------
+# TFRecords
+
+
+def int_feature(values):
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+def float_feature(values):
+  return tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
+
+
+def _to_tf_example(feature, spec):
+  fields = collections.OrderedDict()
+  for name, (kind, _) in spec.items():
+    value = getattr(feature, name)
+    if not isinstance(value, (list, tuple)):
+      value = [value]
+    fields[name] = (float_feature(value) if kind == "float"
+                    else int_feature(value))
+  return tf.train.Example(features=tf.train.Features(feature=fields))
+
+
+def write_tfrecord(features, spec, path):
+  """Writes features to `path` atomically (a temp file, then a rename).
+
+  Args:
+    features: iterable of objects with one attribute per spec entry.
+    spec: OrderedDict name -> ("int"|"float", length).
+    path: output file.
+  Returns:
+    Number of records written.
+  """
+  directory = os.path.dirname(path) or "."
+  tf.io.gfile.makedirs(directory)
+  fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+  os.close(fd)
+  count = 0
+  try:
+    with tf.io.TFRecordWriter(tmp_path) as writer:
+      for feature in features:
+        writer.write(_to_tf_example(feature, spec).SerializeToString())
+        count += 1
+    os.replace(tmp_path, path)
+  finally:
+    if os.path.exists(tmp_path):
+      os.remove(tmp_path)
+  return count
+
+
+def file_fingerprint(path):
+  """Content hash of a file, for cache keys."""
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def cached_tfrecord(output_dir, name, key, build_features, spec):
+  """Returns a TFRecord of features, reusing one built from the same inputs.
+
+  The file name carries a hash of `key` (input file contents, vocab,
+  max_seq_length, labels, ...), so a record is only reused for the exact
+  inputs that produced it; a run killed while writing leaves only a temp file,
+  never a half-written record under the final name.
+
+  Args:
+    output_dir: where records live.
+    name: e.g. "train"; the file is `<name>-<hash>.tf_record`.
+    key: JSON-serialisable dict of everything the features depend on.
+    build_features: function () -> (list of features, info dict); called only
+      when the record must be (re)built.
+    spec: OrderedDict name -> ("int"|"float", length).
+  Returns:
+    (path, num_records).
+  """
+  blob = json.dumps(key, sort_keys=True).encode("utf-8")
+  digest = hashlib.sha256(blob).hexdigest()[:16]
+  path = os.path.join(output_dir, "%s-%s.tf_record" % (name, digest))
+  meta_path = path + ".json"
+  if tf.io.gfile.exists(path) and tf.io.gfile.exists(meta_path):
+    with tf.io.gfile.GFile(meta_path) as f:
+      count = json.load(f)["num_records"]
+    logging.info("Reusing %s (%d records, same inputs)", path, count)
+    return path, count
+  features, _ = build_features()
+  count = write_tfrecord(features, spec, path)
+  write_json_atomic(meta_path, {"num_records": count, "key": key})
+  logging.info("Wrote %d records to %s", count, path)
+  return path, count
+
+
+def write_json_atomic(path, data):
+  write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True,
+                                     ensure_ascii=False) + "\n")
+
+
+def write_text_atomic(path, text):
+  """Writes a text file via a temp file and a rename: never half-written."""
+  directory = os.path.dirname(path) or "."
+  tf.io.gfile.makedirs(directory)
+  fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      f.write(text)
+    os.replace(tmp_path, path)
+  finally:
+    if os.path.exists(tmp_path):
+      os.remove(tmp_path)
+
+
+def name_to_features(spec):
+  """tf.io parsing spec from our spec (OrderedDict name -> (kind, length))."""
+  out = {}
+  for name, (kind, length) in spec.items():
+    dtype = tf.float32 if kind == "float" else tf.int64
+    shape = [length] if length and length > 1 else []
+    out[name] = tf.io.FixedLenFeature(shape, dtype)
+  return out
+
+
+def input_fn_builder(input_file, spec, is_training, drop_remainder,
+                     shuffle_buffer=1000, seed=None):
+  """Builds an input_fn reading `input_file` for TPUEstimator.
+
+  The batch size comes from params["batch_size"], which TPUEstimator sets per
+  mode (and per TPU core). Integers become int32: TPUs have no int64.
+
+  Args:
+    input_file: a TFRecord path or a list of them.
+    spec: OrderedDict name -> ("int"|"float", length).
+    is_training: repeat forever and shuffle.
+    drop_remainder: only full batches (needed on TPU).
+    shuffle_buffer: examples in the shuffle buffer.
+    seed: shuffle seed.
+  Returns:
+    input_fn(params) -> tf.data.Dataset of feature dicts.
+  """
+  parse_spec = name_to_features(spec)
+  files = [input_file] if isinstance(input_file, str) else list(input_file)
+
+  def decode(record):
+    example = tf.io.parse_single_example(record, parse_spec)
+    return {name: (tf.cast(t, tf.int32) if t.dtype == tf.int64 else t)
+            for name, t in example.items()}
+
+  def input_fn(params):
+    batch_size = params["batch_size"]
+    d = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 4))
+    if is_training:
+      d = d.repeat()
+      d = d.shuffle(buffer_size=shuffle_buffer, seed=seed)
+    d = d.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    d = d.batch(batch_size, drop_remainder=drop_remainder)
+    return d.prefetch(tf.data.AUTOTUNE)
+
+  return input_fn
+
+
+def num_padding_examples(num_examples, batch_size, use_tpu):
+  """Fake examples to append so a TPU sees only full batches (else 0)."""
+  if not use_tpu:
+    return 0
+  return (-num_examples) % batch_size
+
+
+# ----------------------------------------------------------------------------
+# The model function
+
+
+TaskOutput = collections.namedtuple(
+    "TaskOutput", ["loss", "predictions", "metric_fn", "metric_tensors"])
+TaskOutput.__new__.__defaults__ = (None, None, None, None)
+
+
+def num_train_steps(num_examples, batch_size, num_epochs, warmup_proportion):
+  steps = int(math.ceil(num_examples * num_epochs / float(batch_size)))
+  return max(steps, 1), int(steps * warmup_proportion)
+
+
+def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True):
+  """Sets initialisers from the checkpoint and logs every trainable variable.
+
+  Args:
+    init_checkpoint: checkpoint prefix or None.
+    use_tpu: initialise inside a scaffold_fn, as TPUs need.
+    log_variables: log each variable (training) or only the summary line.
+
+  Returns:
+    scaffold_fn for TPUEstimatorSpec (None when not on TPU).
+  """
+  tvars = tf1.trainable_variables()
+  initialized = {}
+  scaffold_fn = None
+  if init_checkpoint:
+    assignment_map, initialized = (
+        modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint))
+    if use_tpu:
+      def tpu_scaffold():
+        tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+        return tf1.train.Scaffold()
+      scaffold_fn = tpu_scaffold
+    else:
+      tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+  if log_variables:
+    logging.info("**** Trainable Variables ****")
+    for var in tvars:
+      note = ", *INIT_FROM_CKPT*" if var.name in initialized else ""
+      logging.info("  name = %s, shape = %s%s", var.name, var.shape, note)
+  num_init = sum(1 for v in tvars if v.name in initialized)
+  logging.info("%d of %d trainable variables (%s parameters) initialised from "
+               "%s", num_init, len(tvars),
+               "{:,}".format(modeling.count_parameters(tvars)),
+               init_checkpoint or "no --init_checkpoint (the run's own "
+               "checkpoints restore them)")
+  return scaffold_fn
+
+
+class ProgressHook(tf1.train.SessionRunHook):
+  """Logs step, loss, learning rate, examples/sec and ETA every N steps."""
+
+  def __init__(self, loss, learning_rate, batch_size, total_steps, every_n):
+    self._fetches = {"loss": loss, "lr": learning_rate,
+                     "step": tf1.train.get_or_create_global_step()}
+    self._batch_size = batch_size
+    self._total_steps = total_steps
+    self._every_n = max(1, every_n)
+    self._last = None
+
+  def before_run(self, run_context):
+    return tf1.train.SessionRunArgs(self._fetches)
+
+  def after_run(self, run_context, run_values):
+    values = run_values.results
+    step = int(values["step"]) + 1
+    now = time.time()
+    if self._last is None:
+      self._last = (step, now)
+      return
+    if step % self._every_n and step < self._total_steps:
+      return
+    last_step, last_time = self._last
+    rate = (step - last_step) / max(now - last_time, 1e-9)
+    eta = max(self._total_steps - step, 0) / max(rate, 1e-9)
+    logging.info("step %d/%d  loss %.4f  lr %.3g  %.1f examples/sec  ETA %s",
+                 step, self._total_steps, values["loss"], values["lr"],
+                 rate * self._batch_size, _format_seconds(eta))
+    self._last = (step, now)
+
+
+def _format_seconds(seconds):
+  seconds = int(seconds)
+  return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
+                     num_train_steps_, num_warmup_steps, use_tpu,
+                     optimizer_options=None, log_every_n_steps=50,
+                     train_batch_size=32):
+  """Returns a model_fn for TPUEstimator: BertModel + head + spec.
+
+  Args:
+    bert_config: BertConfig.
+    head_fn: function (model, features, mode, params) -> TaskOutput; the task's
+      head. `predictions` is a dict of tensors with a batch dimension (what the
+      predict call and the SavedModel return); `metric_fn`/`metric_tensors`
+      are the eval metrics as TPUEstimator expects them.
+    init_checkpoint: checkpoint to initialise from (or None).
+    learning_rate: peak learning rate.
+    num_train_steps_: total training steps (micro-batches).
+    num_warmup_steps: warmup steps.
+    use_tpu: build for TPU (scaffold_fn, cross-shard optimizer).
+    optimizer_options: dict of extra optimization.create_optimizer arguments
+      (schedule, weight_decay_rate, gradient_accumulation_steps, ...).
+    log_every_n_steps: progress log interval.
+    train_batch_size: for examples/sec in the progress log.
+  """
+
+  def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
+    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    model = modeling.BertModel(
+        config=bert_config,
+        is_training=is_training,
+        input_ids=features["input_ids"],
+        input_mask=features["input_mask"],
+        token_type_ids=features["segment_ids"],
+        use_one_hot_embeddings=use_tpu)
+    out = head_fn(model, features, mode, params)
+    scaffold_fn = init_from_checkpoint(init_checkpoint, use_tpu,
+                                       log_variables=is_training)
+    spec_cls = tf1.estimator.tpu.TPUEstimatorSpec
+
+    if mode == tf.estimator.ModeKeys.TRAIN:
+      train_op = optimization.create_optimizer(
+          out.loss, learning_rate, num_train_steps_, num_warmup_steps,
+          use_tpu, **(optimizer_options or {}))
+      hooks = []
+      if not use_tpu:
+        lr = tf1.get_collection(optimization.LEARNING_RATE_COLLECTION)
+        lr = lr[-1] if lr else tf.constant(learning_rate)
+        hooks.append(ProgressHook(out.loss, lr, train_batch_size,
+                                  num_train_steps_, log_every_n_steps))
+      return spec_cls(mode=mode, loss=out.loss, train_op=train_op,
+                      scaffold_fn=scaffold_fn, training_hooks=hooks)
+    if mode == tf.estimator.ModeKeys.EVAL:
+      return spec_cls(mode=mode, loss=out.loss,
+                      eval_metrics=(out.metric_fn, out.metric_tensors),
+                      scaffold_fn=scaffold_fn)
+    return spec_cls(mode=mode, predictions=out.predictions,
+                    scaffold_fn=scaffold_fn)
+
+  return model_fn
+
+
+# ----------------------------------------------------------------------------
+# Estimator, export, results
+
+
+def make_estimator(model_fn, params=None):
+  """TPUEstimator from the common flags; use_tpu=False runs on CPU/GPU."""
+  require_flags("output_dir")
+  tpu_cluster_resolver = None
+  if FLAGS.use_tpu and FLAGS.tpu_name:
+    tpu_cluster_resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        FLAGS.tpu_name, zone=FLAGS.tpu_zone, project=FLAGS.gcp_project)
+  session_config = tf1.ConfigProto(allow_soft_placement=True)
+  session_config.gpu_options.allow_growth = True
+  run_config = tf1.estimator.tpu.RunConfig(
+      cluster=tpu_cluster_resolver,
+      master=FLAGS.master,
+      model_dir=FLAGS.output_dir,
+      tf_random_seed=FLAGS.random_seed,
+      save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+      keep_checkpoint_max=FLAGS.keep_checkpoint_max,
+      log_step_count_steps=max(FLAGS.log_every_n_steps, 1) * 10,
+      session_config=session_config,
+      tpu_config=tf1.estimator.tpu.TPUConfig(
+          iterations_per_loop=FLAGS.iterations_per_loop,
+          num_shards=FLAGS.num_tpu_cores,
+          per_host_input_for_training=(
+              tf1.estimator.tpu.InputPipelineConfig.PER_HOST_V2)))
+  return tf1.estimator.tpu.TPUEstimator(
+      use_tpu=FLAGS.use_tpu,
+      model_fn=model_fn,
+      config=run_config,
+      params=params,
+      train_batch_size=FLAGS.train_batch_size,
+      eval_batch_size=FLAGS.eval_batch_size,
+      predict_batch_size=FLAGS.predict_batch_size)
+
+
+def export_saved_model(estimator, export_dir, max_seq_length,
+                       checkpoint_path=None):
+  """Writes a SavedModel whose `serving_default` takes ids, no labels.
+
+  Inputs: int32 `input_ids`, `input_mask`, `segment_ids`, each [B, S]. The
+  outputs are the task head's `predictions` dict. The estimator writes into a
+  temp folder and renames it, so a killed export leaves nothing half-done.
+
+  Returns:
+    The path of the new timestamped SavedModel folder.
+  """
+
+  def receiver_fn():
+    # Called inside the export graph, so placeholders are allowed here.
+    inputs = {name: tf1.placeholder(tf.int32, [None, max_seq_length],
+                                    name=name)
+              for name in ("input_ids", "input_mask", "segment_ids")}
+    return tf1.estimator.export.ServingInputReceiver(inputs, inputs)
+
+  path = estimator.export_saved_model(export_dir, receiver_fn,
+                                      checkpoint_path=checkpoint_path)
+  if isinstance(path, bytes):
+    path = path.decode("utf-8")
+  logging.info("Exported SavedModel to %s", path)
+  return path
+
+
+def format_table(rows, headers):
+  """Aligned plain-text table: rows is a list of tuples of cells."""
+  cells = [list(map(str, headers))] + [[_cell(c) for c in r] for r in rows]
+  widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+  lines = ["  ".join(c.rjust(w) if i else c.ljust(w)
+                     for i, (c, w) in enumerate(zip(r, widths)))
+           for r in cells]
+  lines.insert(1, "  ".join("-" * w for w in widths))
+  return "\n".join(lines)
+
+
+def _cell(value):
+  if isinstance(value, float):
+    return "%.4f" % value
+  return str(value)
+
+
+def write_eval_results(output_dir, results, name="eval_results"):
+  """Writes `<name>.txt` (Google's `key = value` lines) and `<name>.json`."""
+  clean = {}
+  for key, value in sorted(results.items()):
+    if hasattr(value, "item"):
+      value = value.item()
+    clean[key] = value
+  write_text_atomic(os.path.join(output_dir, name + ".txt"), "".join(
+      "%s = %s\n" % (k, v) for k, v in clean.items()))
+  write_json_atomic(os.path.join(output_dir, name + ".json"), clean)
+  logging.info("***** %s *****\n%s", name, format_table(
+      [(k, v) for k, v in clean.items()], ("metric", "value")))
+  return clean
