@@ -520,10 +520,7 @@ def main(_):
       bert_config, ner_head(bert_config, len(label_map), pos_indices,
                             head_options(), word_start_table(tokenizer.vocab)),
       checkpoint, FLAGS.learning_rate, num_steps, num_warmup, FLAGS.use_tpu,
-      optimizer_options=dict(
-          schedule=FLAGS.lr_schedule,
-          weight_decay_rate=FLAGS.weight_decay_rate,
-          gradient_accumulation_steps=FLAGS.gradient_accumulation_steps),
+      optimizer_options=task_plumbing.optimizer_options(),
       log_every_n_steps=FLAGS.log_every_n_steps,
       train_batch_size=FLAGS.train_batch_size)
   estimator = task_plumbing.make_estimator(model_fn)

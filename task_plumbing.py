@@ -85,6 +85,11 @@ def define_common_flags():
   f.DEFINE_integer("gradient_accumulation_steps", 1,
                    "Micro-batches whose gradients are averaged per update: "
                    "the update of a batch this many times larger.")
+  f.DEFINE_bool("adam_bias_correction", False,
+                "Adam's bias correction (as torch.optim.AdamW); off is "
+                "Google's BERT update.")
+  f.DEFINE_float("clip_norm", 1.0,
+                 "Clip gradients to this global norm; 0 disables.")
   f.DEFINE_integer("save_checkpoints_steps", 1000,
                    "Steps between checkpoints (a killed run resumes from the "
                    "last one).")
@@ -427,6 +432,15 @@ def num_padding_examples(num_examples, batch_size, use_tpu):
 TaskOutput = collections.namedtuple(
     "TaskOutput", ["loss", "predictions", "metric_fn", "metric_tensors"])
 TaskOutput.__new__.__defaults__ = (None, None, None, None)
+
+
+def optimizer_options():
+  """create_optimizer keyword arguments from the common flags."""
+  return dict(schedule=FLAGS.lr_schedule,
+              weight_decay_rate=FLAGS.weight_decay_rate,
+              clip_norm=FLAGS.clip_norm or None,
+              gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+              bias_correction=FLAGS.adam_bias_correction)
 
 
 def num_train_steps(num_examples, batch_size, num_epochs, warmup_proportion):
