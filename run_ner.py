@@ -327,7 +327,6 @@ def build_label_map(train_examples):
       task_plumbing.flag_error(
           "%s holds labels %s but this run has %s; use a new --output_dir"
           % (saved, previous.labels, label_map.labels))
-  label_map.save(saved)
   logging.info("%d labels: %s", len(label_map), " ".join(label_map.labels))
   return label_map
 
@@ -505,6 +504,9 @@ def main(_):
     test_path, test_format = predict_source()
     test_examples = read_examples(test_path, test_format)
     check_examples(test_examples, label_map)
+  # Saved only once every input passed its checks: a map from bad data would
+  # be reused by the next run in this output_dir.
+  label_map.save(os.path.join(FLAGS.output_dir, "label_map.json"))
 
   train_features = None
   num_steps, num_warmup = 1, 0
@@ -527,6 +529,7 @@ def main(_):
 
   if FLAGS.do_train:
     path = record_for(train_features, "train", train_path, label_map)
+    task_plumbing.log_resume_point(FLAGS.output_dir, num_steps)
     logging.info("***** Training: %d features, batch %d, %d steps (%d "
                  "warmup) *****", len(train_features), FLAGS.train_batch_size,
                  num_steps, num_warmup)

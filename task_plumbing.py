@@ -50,7 +50,13 @@ class UserInputError(ValueError):
 
 
 def define_common_flags():
-  """Registers the flags every task script has (Google's names)."""
+  """Registers the flags every task script has (Google's names).
+
+  Idempotent: a process that imports two task scripts (tests) defines them
+  once.
+  """
+  if "bert_config_file" in FLAGS:
+    return
   f = flags
   f.DEFINE_string("bert_config_file", None,
                   "bert_config.json of the pre-trained model (its sizes).")
@@ -477,6 +483,8 @@ def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True):
     for var in tvars:
       note = ", *INIT_FROM_CKPT*" if var.name in initialized else ""
       logging.info("  name = %s, shape = %s%s", var.name, var.shape, note)
+  if not log_variables:
+    return scaffold_fn
   num_init = sum(1 for v in tvars if v.name in initialized)
   logging.info("%d of %d trainable variables (%s parameters) initialised from "
                "%s", num_init, len(tvars),
@@ -526,7 +534,7 @@ def _format_seconds(seconds):
 def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
                      num_train_steps_, num_warmup_steps, use_tpu,
                      optimizer_options=None, log_every_n_steps=50,
-                     train_batch_size=32):
+                     train_batch_size=32, features_fn=None):
   """Returns a model_fn for TPUEstimator: BertModel + head + spec.
 
   Args:
@@ -544,16 +552,20 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
       (schedule, weight_decay_rate, gradient_accumulation_steps, ...).
     log_every_n_steps: progress log interval.
     train_batch_size: for examples/sec in the progress log.
+    features_fn: optional function features -> the dict BertModel reads
+      (input_ids, input_mask, segment_ids), e.g. multiple choice's reshape
+      of [B, C, S] to [B*C, S]; head_fn still gets the original features.
   """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     is_training = mode == tf.estimator.ModeKeys.TRAIN
+    inputs = features_fn(features) if features_fn else features
     model = modeling.BertModel(
         config=bert_config,
         is_training=is_training,
-        input_ids=features["input_ids"],
-        input_mask=features["input_mask"],
-        token_type_ids=features["segment_ids"],
+        input_ids=inputs["input_ids"],
+        input_mask=inputs["input_mask"],
+        token_type_ids=inputs["segment_ids"],
         use_one_hot_embeddings=use_tpu)
     out = head_fn(model, features, mode, params)
     scaffold_fn = init_from_checkpoint(init_checkpoint, use_tpu,
@@ -616,29 +628,59 @@ def make_estimator(model_fn, params=None):
       params=params,
       train_batch_size=FLAGS.train_batch_size,
       eval_batch_size=FLAGS.eval_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size)
+      predict_batch_size=FLAGS.predict_batch_size,
+      # A second ("serve", "tpu") graph in the SavedModel would make a plain
+      # tf.saved_model.load(path) fail for want of tags; add it only for TPUs.
+      export_to_tpu=FLAGS.use_tpu)
+
+
+def log_resume_point(output_dir, max_steps):
+  """Says where training starts when output_dir holds checkpoints already.
+
+  The estimator then restores every variable from the run's own last
+  checkpoint (--init_checkpoint is not used), and trains on from its step.
+
+  Returns:
+    The global step training starts from (0 for a fresh run).
+  """
+  latest = tf.train.latest_checkpoint(output_dir)
+  if not latest:
+    return 0
+  step = int(tf.train.load_variable(latest, "global_step"))
+  if step >= max_steps:
+    logging.info("%s is at global step %d of %d: nothing left to train",
+                 latest, step, max_steps)
+  else:
+    logging.info("Resuming training from %s (global step %d of %d); its "
+                 "variables replace those of --init_checkpoint", latest, step,
+                 max_steps)
+  return step
 
 
 def export_saved_model(estimator, export_dir, max_seq_length,
-                       checkpoint_path=None):
+                       checkpoint_path=None, receiver_fn=None):
   """Writes a SavedModel whose `serving_default` takes ids, no labels.
 
   Inputs: int32 `input_ids`, `input_mask`, `segment_ids`, each [B, S]. The
   outputs are the task head's `predictions` dict. The estimator writes into a
   temp folder and renames it, so a killed export leaves nothing half-done.
 
+  A task with other inputs (multiple choice's [B, C, S], a raw-text
+  signature) passes its own `receiver_fn` returning a ServingInputReceiver.
+
   Returns:
     The path of the new timestamped SavedModel folder.
   """
 
-  def receiver_fn():
+  def ids_receiver_fn():
     # Called inside the export graph, so placeholders are allowed here.
     inputs = {name: tf1.placeholder(tf.int32, [None, max_seq_length],
                                     name=name)
               for name in ("input_ids", "input_mask", "segment_ids")}
     return tf1.estimator.export.ServingInputReceiver(inputs, inputs)
 
-  path = estimator.export_saved_model(export_dir, receiver_fn,
+  path = estimator.export_saved_model(export_dir,
+                                      receiver_fn or ids_receiver_fn,
                                       checkpoint_path=checkpoint_path)
   if isinstance(path, bytes):
     path = path.decode("utf-8")
