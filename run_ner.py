@@ -475,9 +475,74 @@ def predict_source():
   return path, fmt
 
 
+Inputs = collections.namedtuple("Inputs", ["train", "dev", "test"])
+Split = collections.namedtuple("Split", ["path", "examples"])
+
+
+def read_inputs():
+  """Reads and checks every input file before any training starts.
+
+  Returns:
+    (Inputs of Split or None per mode, LabelMap).
+  """
+  train = dev = test = None
+  if FLAGS.do_train:
+    path = data_path(FLAGS.train_file)
+    train = Split(path, read_examples(path))
+  label_map = build_label_map(train and train.examples)
+  if train:
+    check_examples(train.examples, label_map)
+  if FLAGS.do_eval:
+    path = data_path(FLAGS.dev_file)
+    dev = Split(path, read_examples(path))
+    if any(e.labels is None for e in dev.examples):
+      task_plumbing.flag_error("%s: --do_eval needs gold tags" % path)
+    check_examples(dev.examples, label_map)
+  if FLAGS.do_predict:
+    path, fmt = predict_source()
+    test = Split(path, read_examples(path, fmt))
+    check_examples(test.examples, label_map)
+  # Saved only once every input passed its checks: a map from bad data would
+  # be reused by the next run in this output_dir.
+  label_map.save(os.path.join(FLAGS.output_dir, "label_map.json"))
+  return Inputs(train, dev, test), label_map
+
+
+def run_train(estimator, features, path, label_map, num_steps):
+  record = record_for(features, "train", path, label_map)
+  task_plumbing.log_resume_point(FLAGS.output_dir, num_steps)
+  logging.info("***** Training: %d features, batch %d, %d steps *****",
+               len(features), FLAGS.train_batch_size, num_steps)
+  estimator.train(task_plumbing.input_fn_builder(
+      record, feature_spec(FLAGS.max_seq_length), is_training=True,
+      drop_remainder=True, seed=FLAGS.random_seed), max_steps=num_steps)
+
+
+def run_predict(estimator, split, tokenizer, label_map, scheme):
+  """Tags the predict file; writes predictions, entities and, with gold
+  tags, test_results."""
+  features = make_features(split.examples, tokenizer, label_map, "predict")
+  tags = predict_tags(estimator, split.examples, features, "predict",
+                      split.path, label_map)
+  write_predictions(split.examples, tags, scheme, FLAGS.output_dir)
+  logging.info("Tagged %d sentences from %s; wrote test_predictions.txt and "
+               "test_entities.jsonl to %s", len(split.examples), split.path,
+               FLAGS.output_dir)
+  if all(e.labels is not None for e in split.examples):
+    task_plumbing.write_eval_results(
+        FLAGS.output_dir, entity_results(split.examples, tags, scheme),
+        name="test_results")
+
+
+def run_export(estimator, label_map):
+  path = task_plumbing.export_saved_model(estimator, FLAGS.export_dir,
+                                          FLAGS.max_seq_length)
+  tf.io.gfile.makedirs(os.path.join(path, "assets.extra"))
+  label_map.save(os.path.join(path, "assets.extra", "label_map.json"))
+
+
 def main(_):
   validate_flags()
-  scheme = FLAGS.tag_scheme
   bert_config = task_plumbing.load_bert_config(FLAGS.max_seq_length)
   tokenizer = task_plumbing.load_tokenizer()
   checkpoint = None
@@ -485,79 +550,37 @@ def main(_):
     checkpoint = task_plumbing.check_init_checkpoint(
         FLAGS.init_checkpoint, bert_config, len(tokenizer.vocab))
   tf.io.gfile.makedirs(FLAGS.output_dir)
-
-  # Read and check every input before any training starts.
-  train_examples = dev_examples = test_examples = None
-  if FLAGS.do_train:
-    train_path = data_path(FLAGS.train_file)
-    train_examples = read_examples(train_path)
-  label_map = build_label_map(train_examples)
-  if train_examples is not None:
-    check_examples(train_examples, label_map)
-  if FLAGS.do_eval:
-    dev_path = data_path(FLAGS.dev_file)
-    dev_examples = read_examples(dev_path)
-    if any(e.labels is None for e in dev_examples):
-      task_plumbing.flag_error("%s: --do_eval needs gold tags" % dev_path)
-    check_examples(dev_examples, label_map)
-  if FLAGS.do_predict:
-    test_path, test_format = predict_source()
-    test_examples = read_examples(test_path, test_format)
-    check_examples(test_examples, label_map)
-  # Saved only once every input passed its checks: a map from bad data would
-  # be reused by the next run in this output_dir.
-  label_map.save(os.path.join(FLAGS.output_dir, "label_map.json"))
+  inputs, label_map = read_inputs()
 
   train_features = None
   num_steps, num_warmup = 1, 0
-  if FLAGS.do_train:
-    train_features = make_features(train_examples, tokenizer, label_map,
-                                   "train")
+  if inputs.train:
+    train_features = make_features(inputs.train.examples, tokenizer,
+                                   label_map, "train")
     num_steps, num_warmup = task_plumbing.num_train_steps(
         len(train_features), FLAGS.train_batch_size, FLAGS.num_train_epochs,
         FLAGS.warmup_proportion)
-
   pos_indices = [i for i, label in enumerate(label_map.labels) if label != "O"]
-  model_fn = task_plumbing.model_fn_builder(
-      bert_config, ner_head(bert_config, len(label_map), pos_indices,
-                            head_options(), word_start_table(tokenizer.vocab)),
-      checkpoint, FLAGS.learning_rate, num_steps, num_warmup, FLAGS.use_tpu,
+  head = ner_head(bert_config, len(label_map), pos_indices, head_options(),
+                  word_start_table(tokenizer.vocab))
+  estimator = task_plumbing.make_estimator(task_plumbing.model_fn_builder(
+      bert_config, head, checkpoint, FLAGS.learning_rate, num_steps,
+      num_warmup, FLAGS.use_tpu,
       optimizer_options=task_plumbing.optimizer_options(),
       log_every_n_steps=FLAGS.log_every_n_steps,
-      train_batch_size=FLAGS.train_batch_size)
-  estimator = task_plumbing.make_estimator(model_fn)
+      train_batch_size=FLAGS.train_batch_size))
 
-  if FLAGS.do_train:
-    path = record_for(train_features, "train", train_path, label_map)
-    task_plumbing.log_resume_point(FLAGS.output_dir, num_steps)
-    logging.info("***** Training: %d features, batch %d, %d steps (%d "
-                 "warmup) *****", len(train_features), FLAGS.train_batch_size,
-                 num_steps, num_warmup)
-    estimator.train(task_plumbing.input_fn_builder(
-        path, feature_spec(FLAGS.max_seq_length), is_training=True,
-        drop_remainder=True, seed=FLAGS.random_seed), max_steps=num_steps)
-
-  if FLAGS.do_eval:
-    run_eval(estimator, dev_examples, dev_path, tokenizer, label_map, scheme)
-
-  if FLAGS.do_predict:
-    features = make_features(test_examples, tokenizer, label_map, "predict")
-    tags = predict_tags(estimator, test_examples, features, "predict",
-                        test_path, label_map)
-    write_predictions(test_examples, tags, scheme, FLAGS.output_dir)
-    logging.info("Tagged %d sentences from %s; wrote test_predictions.txt "
-                 "and test_entities.jsonl to %s", len(test_examples),
-                 test_path, FLAGS.output_dir)
-    if all(e.labels is not None for e in test_examples):
-      task_plumbing.write_eval_results(
-          FLAGS.output_dir, entity_results(test_examples, tags, scheme),
-          name="test_results")
-
+  scheme = FLAGS.tag_scheme
+  if inputs.train:
+    run_train(estimator, train_features, inputs.train.path, label_map,
+              num_steps)
+  if inputs.dev:
+    run_eval(estimator, inputs.dev.examples, inputs.dev.path, tokenizer,
+             label_map, scheme)
+  if inputs.test:
+    run_predict(estimator, inputs.test, tokenizer, label_map, scheme)
   if FLAGS.export_dir:
-    path = task_plumbing.export_saved_model(
-        estimator, FLAGS.export_dir, FLAGS.max_seq_length)
-    tf.io.gfile.makedirs(os.path.join(path, "assets.extra"))
-    label_map.save(os.path.join(path, "assets.extra", "label_map.json"))
+    run_export(estimator, label_map)
 
 
 def run_eval(estimator, examples, path, tokenizer, label_map, scheme):
