@@ -19,6 +19,9 @@ MODULES = [
     "convert_checkpoint",
     "extract_features",
     "run_ner",
+    "squad_data",
+    "squad_eval",
+    "run_squad",
 ]
 
 TF = "2.15.*"
@@ -65,6 +68,7 @@ setup(
             "bert-convert-checkpoint=convert_checkpoint:run",
             "bert-extract-features=extract_features:run",
             "bert-run-ner=run_ner:run",
+            "bert-run-squad=run_squad:run",
         ],
     },
 )
