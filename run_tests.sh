@@ -9,5 +9,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[cpu,test]"
+# tensorflow-text (raw-text serving) beside the light tensorflow-cpu: its wheel
+# requires the full `tensorflow` package, which would overlay tensorflow-cpu,
+# so it goes in without its dependencies; tensorflow-hub, which it imports,
+# needs pkg_resources (setuptools < 82). See the "text" extra in setup.py.
+"$VENV/bin/python" -m pip install -q "tensorflow-hub>=0.13,<0.16" "setuptools<82"
+"$VENV/bin/python" -m pip install -q --no-deps "tensorflow-text==2.15.*"
 export TF_CPP_MIN_LOG_LEVEL=2
 exec "$VENV/bin/python" -m pytest -q tests "$@"
