@@ -431,19 +431,7 @@ def export(estimator, task, record, vocab, checkpoint):
 
 
 def validate_flags():
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict or
-          FLAGS.export_dir):
-    task_plumbing.flag_error("nothing to do: pass at least one of --do_train,"
-                             " --do_eval, --do_predict, --export_dir")
-  task_plumbing.require_flags("task_name", "output_dir", "vocab_file",
-                              "bert_config_file")
-  if FLAGS.do_train:
-    task_plumbing.require_flags("init_checkpoint")
-  if (not FLAGS.do_train and not FLAGS.init_checkpoint and
-      not tf.train.latest_checkpoint(FLAGS.output_dir)):
-    task_plumbing.flag_error(
-        "%s holds no trained checkpoint: run --do_train first (same "
-        "--output_dir) or pass --init_checkpoint" % FLAGS.output_dir)
+  task_plumbing.check_mode_flags("task_name")
   if FLAGS.max_seq_length < 3:
     task_plumbing.flag_error("--max_seq_length must be at least 3")
   if FLAGS.keep_best_metric and FLAGS.do_train and not FLAGS.do_eval:
@@ -546,13 +534,7 @@ def run_predict(estimator, task, tokenizer, test, checkpoint):
 def main(_):
   validate_flags()
   name, processor = make_processor()
-  bert_config = task_plumbing.load_bert_config(FLAGS.max_seq_length)
-  tokenizer = task_plumbing.load_tokenizer()
-  init_checkpoint = None
-  if FLAGS.init_checkpoint:
-    init_checkpoint = task_plumbing.check_init_checkpoint(
-        FLAGS.init_checkpoint, bert_config, len(tokenizer.vocab))
-  tf.io.gfile.makedirs(FLAGS.output_dir)
+  bert_config, tokenizer, init_checkpoint = task_plumbing.load_model_files()
   task, record, train, dev_sets, test = prepare(processor, name, tokenizer)
 
   num_steps, num_warmup, train_features = 1, 0, None

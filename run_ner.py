@@ -449,19 +449,7 @@ def head_options():
 
 
 def validate_flags():
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict or
-          FLAGS.export_dir):
-    task_plumbing.flag_error("nothing to do: pass at least one of "
-                             "--do_train, --do_eval, --do_predict, "
-                             "--export_dir")
-  task_plumbing.require_flags("output_dir", "vocab_file", "bert_config_file")
-  if FLAGS.do_train:
-    task_plumbing.require_flags("init_checkpoint")
-  if (not FLAGS.do_train and not FLAGS.init_checkpoint and
-      not tf.train.latest_checkpoint(FLAGS.output_dir)):
-    task_plumbing.flag_error(
-        "%s holds no trained checkpoint: run --do_train first (same "
-        "--output_dir) or pass --init_checkpoint" % FLAGS.output_dir)
+  task_plumbing.check_mode_flags()
   if FLAGS.lstm_size < 0 or FLAGS.lstm_layers < 1:
     task_plumbing.flag_error("--lstm_size must be >= 0 and --lstm_layers "
                              ">= 1")
@@ -543,13 +531,7 @@ def run_export(estimator, label_map):
 
 def main(_):
   validate_flags()
-  bert_config = task_plumbing.load_bert_config(FLAGS.max_seq_length)
-  tokenizer = task_plumbing.load_tokenizer()
-  checkpoint = None
-  if FLAGS.init_checkpoint:
-    checkpoint = task_plumbing.check_init_checkpoint(
-        FLAGS.init_checkpoint, bert_config, len(tokenizer.vocab))
-  tf.io.gfile.makedirs(FLAGS.output_dir)
+  bert_config, tokenizer, checkpoint = task_plumbing.load_model_files()
   inputs, label_map = read_inputs()
 
   train_features = None

@@ -335,21 +335,11 @@ def results_from_saved_model(export_path, features, batch_size=8):
 
 
 def validate_flags():
-  if not (FLAGS.do_train or FLAGS.do_predict or FLAGS.do_eval or
-          FLAGS.export_dir):
-    task_plumbing.flag_error("nothing to do: pass at least one of "
-                             "--do_train, --do_predict, --export_dir, "
-                             "--evaluate_only")
-  task_plumbing.require_flags("output_dir", "vocab_file", "bert_config_file")
+  task_plumbing.check_mode_flags(nothing_to_do_hint=", --evaluate_only")
   if FLAGS.do_train:
-    task_plumbing.require_flags("train_file", "init_checkpoint")
+    task_plumbing.require_flags("train_file")
   if FLAGS.do_predict or FLAGS.do_eval:
     task_plumbing.require_flags("predict_file")
-  if (not FLAGS.do_train and not FLAGS.init_checkpoint and
-      not tf.train.latest_checkpoint(FLAGS.output_dir)):
-    task_plumbing.flag_error(
-        "%s holds no trained checkpoint: run --do_train first (same "
-        "--output_dir) or pass --init_checkpoint" % FLAGS.output_dir)
   if FLAGS.max_seq_length <= FLAGS.max_query_length + 3:
     task_plumbing.flag_error(
         "--max_seq_length=%d leaves no room for the document after "
@@ -389,13 +379,7 @@ def main(_):
     evaluate_only()
     return
   validate_flags()
-  bert_config = task_plumbing.load_bert_config(FLAGS.max_seq_length)
-  tokenizer = task_plumbing.load_tokenizer()
-  checkpoint = None
-  if FLAGS.init_checkpoint:
-    checkpoint = task_plumbing.check_init_checkpoint(
-        FLAGS.init_checkpoint, bert_config, len(tokenizer.vocab))
-  tf.io.gfile.makedirs(FLAGS.output_dir)
+  bert_config, tokenizer, checkpoint = task_plumbing.load_model_files()
 
   # Read and check every input before any training starts.
   train_examples = predict_examples = gold = None

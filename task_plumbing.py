@@ -192,6 +192,46 @@ def main_wrapper(main):
 # Model, vocab and checkpoint checks
 
 
+def check_mode_flags(*required, nothing_to_do_hint=""):
+  """Flag checks every fine-tuning script shares, before any work starts.
+
+  Something to do; the model files named; a checkpoint to start training
+  from; and, when not training, a trained checkpoint to evaluate or predict
+  with (else the model would silently run with random weights).
+
+  Args:
+    *required: further flag names the task needs.
+    nothing_to_do_hint: appended to the "nothing to do" message.
+  """
+  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict or
+          FLAGS.export_dir):
+    flag_error("nothing to do: pass at least one of --do_train, --do_eval, "
+               "--do_predict, --export_dir" + nothing_to_do_hint)
+  require_flags("output_dir", "vocab_file", "bert_config_file", *required)
+  if FLAGS.do_train:
+    require_flags("init_checkpoint")
+  if (not FLAGS.do_train and not FLAGS.init_checkpoint and
+      not tf.train.latest_checkpoint(FLAGS.output_dir)):
+    flag_error("%s holds no trained checkpoint: run --do_train first (same "
+               "--output_dir) or pass --init_checkpoint" % FLAGS.output_dir)
+
+
+def load_model_files():
+  """BertConfig, FullTokenizer and the checked --init_checkpoint (or None).
+
+  Also creates --output_dir. Every mismatch between config, vocab and
+  checkpoint is reported here, before any data is read or model built.
+  """
+  bert_config = load_bert_config(FLAGS.max_seq_length)
+  tokenizer = load_tokenizer()
+  checkpoint = None
+  if FLAGS.init_checkpoint:
+    checkpoint = check_init_checkpoint(FLAGS.init_checkpoint, bert_config,
+                                       len(tokenizer.vocab))
+  tf.io.gfile.makedirs(FLAGS.output_dir)
+  return bert_config, tokenizer, checkpoint
+
+
 def load_bert_config(max_seq_length):
   """Reads --bert_config_file and checks max_seq_length against it."""
   require_flags("bert_config_file")
