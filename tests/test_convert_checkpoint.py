@@ -7,8 +7,6 @@ and Google's variable names spelled out here independently of the converter.
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from safetensors.numpy import save_file
 from safetensors.torch import save_file as torch_save_file
 
 import convert_checkpoint as cc
+import helpers
 
 TINY = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2,
             num_attention_heads=4, intermediate_size=37,
@@ -44,13 +43,7 @@ def google_names(num_layers, heads=False):
     for norm in ("attention/output/LayerNorm", "output/LayerNorm"):
       names += [s + norm + "/gamma", s + norm + "/beta"]
   if heads:
-    names += ["cls/predictions/transform/dense/kernel",
-              "cls/predictions/transform/dense/bias",
-              "cls/predictions/transform/LayerNorm/gamma",
-              "cls/predictions/transform/LayerNorm/beta",
-              "cls/predictions/output_bias",
-              "cls/seq_relationship/output_weights",
-              "cls/seq_relationship/output_bias"]
+    names += helpers.PRETRAINING_HEAD_NAMES
   return names
 
 
@@ -456,22 +449,18 @@ def test_non_empty_output_needs_overwrite(tiny_pretraining, tmp_path):
 
 
 def run_cli(*args):
-  script = os.path.join(os.path.dirname(os.path.dirname(
-      os.path.abspath(__file__))), "convert_checkpoint.py")
-  return subprocess.run([sys.executable, script] + list(args),
-                        capture_output=True, text=True, timeout=120,
-                        check=False)
+  return helpers.run_script(
+      args, os.path.join(helpers.REPO_ROOT, "convert_checkpoint.py"),
+      cwd=None, timeout=120)
 
 
 def test_cli_bad_folder_exits_1_with_one_line(tmp_path):
   (tmp_path / "config.json").write_text('{"model_type": "t5"}')
   result = run_cli("--direction=hf_to_tf", "--input_dir=%s" % tmp_path,
                    "--output_dir=%s" % (tmp_path / "out"))
-  assert result.returncode == 1
-  assert "Traceback" not in result.stderr
-  errors = [l for l in result.stderr.splitlines() if "error:" in l]
-  assert len(errors) == 1
-  assert "is not a BERT model" in errors[0] and "t5" in errors[0]
+  # The line reads "convert_checkpoint.py: error: ...".
+  helpers.assert_one_line_error(result, "is not a BERT model", "t5",
+                                returncode=1, anywhere=True)
   assert not os.path.exists(tmp_path / "out")
 
 

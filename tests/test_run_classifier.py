@@ -20,7 +20,6 @@ import glob
 import json
 import os
 import random
-import subprocess
 import sys
 
 import numpy as np
@@ -28,16 +27,11 @@ import pytest
 import tensorflow as tf
 
 import classifier_data as cd
-import modeling
+import helpers
+from helpers import read_text, saved_model_path
 import tokenization
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_SEQ = 24
-TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                   intermediate_size=64, hidden_act="gelu",
-                   hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                   max_position_embeddings=64, type_vocab_size=2,
-                   initializer_range=0.02)
 POSITIVE = "good great fine lovely superb nice".split()
 NEGATIVE = "bad awful poor terrible dull ugly".split()
 FILLER = "the movie was really quite a film plot acting story cast".split()
@@ -173,7 +167,7 @@ def data_root(tmp_path_factory):
 # A tiny random BERT
 
 
-def write_vocab(path, data_root):
+def vocab_tokens(data_root):
   basic = tokenization.BasicTokenizer(do_lower_case=True)
   words = set()
   for name in glob.glob(os.path.join(data_root, "*", "*")):
@@ -184,65 +178,34 @@ def write_vocab(path, data_root):
   tokens = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
             sorted(w for w in words if len(w) < 12) + chars +
             ["##" + c for c in chars if c.isalnum()])
-  tokens = list(dict.fromkeys(tokens))
-  with open(path, "w", encoding="utf-8") as f:
-    f.write("\n".join(tokens) + "\n")
-  return len(tokens)
+  return list(dict.fromkeys(tokens))
 
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory, data_root):
-  folder = str(tmp_path_factory.mktemp("tiny_bert"))
-  vocab = os.path.join(folder, "vocab.txt")
-  config = dict(TINY_CONFIG, vocab_size=write_vocab(vocab, data_root))
-  config_path = os.path.join(folder, "bert_config.json")
-  with open(config_path, "w") as f:
-    json.dump(config, f)
-  ckpt = os.path.join(folder, "bert_model.ckpt")
-  with tf.Graph().as_default():
-    ids = tf.compat.v1.placeholder(tf.int32, [None, 8])
-    modeling.BertModel(modeling.BertConfig.from_dict(config), False, ids)
-    saver = tf.compat.v1.train.Saver()
-    with tf.compat.v1.Session() as session:
-      session.run(tf.compat.v1.global_variables_initializer())
-      saver.save(session, ckpt, write_meta_graph=False)
-  return dict(vocab=vocab, config=config_path, ckpt=ckpt)
+  return helpers.write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"),
+                                 vocab_tokens(data_root))
 
 
 # ----------------------------------------------------------------------------
 # Running the script
 
 
-def run_script(args, script="run_classifier.py"):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  return subprocess.run([sys.executable, script] + list(args), cwd=REPO_ROOT,
-                        env=env, capture_output=True, text=True, timeout=600)
+def run_classifier(args):
+  return helpers.run_script(args, "run_classifier.py")
 
 
 def model_flags(model, **overrides):
-  values = dict(vocab_file=model["vocab"], bert_config_file=model["config"],
-                init_checkpoint=model["ckpt"], max_seq_length=MAX_SEQ,
-                train_batch_size=8, eval_batch_size=8, predict_batch_size=8,
-                learning_rate=1e-3, num_train_epochs=1, log_every_n_steps=2)
+  values = dict(max_seq_length=MAX_SEQ, train_batch_size=8,
+                eval_batch_size=8, predict_batch_size=8, learning_rate=1e-3,
+                num_train_epochs=1, log_every_n_steps=2)
   values.update(overrides)
-  return ["--%s=%s" % (k, v) for k, v in values.items() if v is not None]
-
-
-def read_text(path):
-  with open(path, encoding="utf-8") as f:
-    return f.read()
+  return helpers.model_flags(model, **values)
 
 
 def read_results_tsv(path):
   lines = read_text(path).splitlines()
   return lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
-
-
-def saved_model_path(export_dir):
-  paths = [p for p in glob.glob(os.path.join(export_dir, "*"))
-           if os.path.exists(os.path.join(p, "saved_model.pb"))]
-  assert len(paths) == 1, paths
-  return paths[0]
 
 
 RUNS = {
@@ -266,11 +229,11 @@ def runs(tmp_path_factory, data_root, tiny_bert):
   for name, flags in RUNS.items():
     out = str(tmp_path_factory.mktemp("run_" + name))
     flags = dict(dict(export_dir=os.path.join(out, "export")), **flags)
-    proc = run_script(["--do_train", "--do_eval", "--do_predict",
-                       "--data_dir=" + os.path.join(data_root, name),
-                       "--output_dir=" + out] +
-                      model_flags(tiny_bert, **flags))
-    assert proc.returncode == 0, (name, proc.stderr[-5000:])
+    proc = run_classifier(["--do_train", "--do_eval", "--do_predict",
+                           "--data_dir=" + os.path.join(data_root, name),
+                           "--output_dir=" + out] +
+                          model_flags(tiny_bert, **flags))
+    helpers.assert_ok(proc, name, tail=5000)
     done[name] = dict(out=out, log=proc.stderr, export=flags["export_dir"]
                       and saved_model_path(flags["export_dir"]),
                       max_seq=flags.get("max_seq_length", MAX_SEQ))
@@ -415,11 +378,9 @@ def served(runs, data_root, tiny_bert, tmp_path_factory):
     requests[name] = dict(export=runs[name]["export"], ids=ids, text=text)
   (folder / "requests.json").write_text(json.dumps(requests))
   (folder / "serve.py").write_text(SERVE_SCRIPT)
-  proc = subprocess.run(
-      [sys.executable, str(folder / "serve.py"), str(folder / "requests.json")],
-      capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  proc = helpers.run_script([str(folder / "requests.json")],
+                            str(folder / "serve.py"), cwd=None, timeout=300)
+  helpers.assert_ok(proc, tail=3000)
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -484,13 +445,12 @@ def test_saved_model_cli(runs, data_root, tiny_bert, tmp_path):
   expected = np.array([r[1:3] for r in rows[:3]], float)
   ids, text, _ = requests_for("mrpc", data_root, tiny_bert, MAX_SEQ)
   export = str(tmp_path / "ids_only")
-  proc = run_script(["--task_name=mrpc", "--output_dir=" + run["out"],
-                     "--export_dir=" + export, "--notext_signature"] +
-                    model_flags(tiny_bert, init_checkpoint=None))
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  proc = run_classifier(["--task_name=mrpc", "--output_dir=" + run["out"],
+                         "--export_dir=" + export, "--notext_signature"] +
+                        model_flags(tiny_bert, init_checkpoint=None))
+  helpers.assert_ok(proc, tail=3000)
   inputs = str(tmp_path / "inputs.npz")
   np.savez(inputs, **{k: np.asarray(v[:3], np.int32) for k, v in ids.items()})
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
   for command, model, signature, feed in [
       ([cli], saved_model_path(export), "serving_default",
@@ -500,11 +460,11 @@ def test_saved_model_cli(runs, data_root, tiny_bert, tmp_path):
            json.dumps(text["text_a"][:3]), json.dumps(text["text_b"][:3]))]),
   ]:
     outdir = str(tmp_path / signature)
-    proc = subprocess.run(
+    proc = helpers.run_command(
         command + ["run", "--dir", model, "--tag_set", "serve",
                    "--signature_def", signature, "--outdir", outdir] + feed,
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        timeout=300)
+    helpers.assert_ok(proc, tail=3000)
     np.testing.assert_allclose(
         np.load(os.path.join(outdir, "probabilities.npy")), expected,
         atol=2e-6)
@@ -539,10 +499,10 @@ def test_bad_input_fails_with_file_and_line(tmp_path, data_root, tiny_bert,
     lines[line - 1] = lines[line - 1].replace(old, new, 1)
   write(path, lines)
   out = str(tmp_path / "out")
-  proc = run_script(["--task_name=" + task, "--do_train", "--do_eval",
-                     "--do_predict", "--data_dir=" + folder,
-                     "--output_dir=" + out] + model_flags(tiny_bert))
+  proc = run_classifier(["--task_name=" + task, "--do_train", "--do_eval",
+                         "--do_predict", "--data_dir=" + folder,
+                         "--output_dir=" + out] + model_flags(tiny_bert))
   assert proc.returncode == 2, proc.stderr[-3000:]
-  last = proc.stderr.strip().splitlines()[-1]
+  last = helpers.last_line(proc)
   assert last.startswith("error: %s:%d: %s" % (path, line, message)), last
   assert not glob.glob(os.path.join(out, "*"))  # Nothing written.

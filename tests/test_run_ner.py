@@ -11,28 +11,20 @@ the tests through module fixtures:
     resume, and bad input that must fail before any training.
 """
 
-import glob
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
 
-import modeling
+import helpers
+from helpers import read_text, saved_model_path
 import ner_data
 import ner_metrics
 import tokenization
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_SEQ = 32
-TINY_CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                   intermediate_size=64, hidden_act="gelu",
-                   hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                   max_position_embeddings=64, type_vocab_size=2,
-                   initializer_range=0.02)
 RAW_TEXT = ("John Smith flew from London to Paris .\n"
             "Shares of Google rose after Maria Garcia spoke in New York.\n")
 
@@ -40,24 +32,14 @@ RAW_TEXT = ("John Smith flew from London to Paris .\n"
 # Helpers
 
 
-def run_script(args, script="run_ner.py", cwd=REPO_ROOT):
-  """Runs a script of the repo with a fresh interpreter; returns the result."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  command = [sys.executable] + ([script] if script else []) + list(args)
-  return subprocess.run(command, cwd=cwd, env=env, capture_output=True,
-                        text=True, timeout=600)
+def run_ner(args, check=False):
+  """Runs run_ner.py with a fresh interpreter; returns the result."""
+  return helpers.run_script(args, "run_ner.py", check=check)
 
 
 def run_ok(args):
-  """run_script that must succeed; returns its log (stderr)."""
-  proc = run_script(args)
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  return proc.stderr
-
-
-def read_text(path):
-  with open(path, encoding="utf-8") as f:
-    return f.read()
+  """run_ner that must succeed; returns its log (stderr)."""
+  return run_ner(args, check=True).stderr
 
 
 def prediction_blocks(text):
@@ -83,20 +65,12 @@ def global_step(output_dir):
                                     "global_step"))
 
 
-def saved_model_path(export_dir):
-  paths = [p for p in glob.glob(os.path.join(export_dir, "*"))
-           if os.path.exists(os.path.join(p, "saved_model.pb"))]
-  assert len(paths) == 1, paths
-  return paths[0]
-
-
 def model_flags(model, **overrides):
   """The flags naming the tiny model, as a user passes them."""
-  flags = dict(vocab_file=model["vocab"], bert_config_file=model["config"],
-               init_checkpoint=model["ckpt"], max_seq_length=MAX_SEQ,
-               train_batch_size=8, predict_batch_size=8, eval_batch_size=8)
+  flags = dict(max_seq_length=MAX_SEQ, train_batch_size=8,
+               predict_batch_size=8, eval_batch_size=8)
   flags.update(overrides)
-  return ["--%s=%s" % (k, v) for k, v in flags.items() if v is not None]
+  return helpers.model_flags(model, **flags)
 
 
 # ----------------------------------------------------------------------------
@@ -124,7 +98,7 @@ def data_dir(tmp_path_factory):
   return path
 
 
-def write_vocab(path, data_dir):
+def vocab_tokens(data_dir):
   """Specials, the training words, and single characters (plain and ##)."""
   basic = tokenization.BasicTokenizer(do_lower_case=True)
   words = set()
@@ -136,36 +110,14 @@ def write_vocab(path, data_dir):
   tokens = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(words) +
             ["##" + c for c in chars if c.isalnum()])
   tokens += [c for c in chars if c not in words]
-  tokens = list(dict.fromkeys(tokens))
-  with open(path, "w", encoding="utf-8") as f:
-    f.write("\n".join(tokens) + "\n")
-  return len(tokens)
-
-
-def save_random_bert(config, path):
-  """Saves a randomly initialised BertModel as a Google-layout checkpoint."""
-  with tf.Graph().as_default():
-    ids = tf.compat.v1.placeholder(tf.int32, [None, 8])
-    modeling.BertModel(modeling.BertConfig.from_dict(config), False, ids)
-    saver = tf.compat.v1.train.Saver()
-    with tf.compat.v1.Session() as session:
-      session.run(tf.compat.v1.global_variables_initializer())
-      saver.save(session, path, write_meta_graph=False)
+  return list(dict.fromkeys(tokens))
 
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory, data_dir):
   """vocab.txt, bert_config.json, bert_model.ckpt of a tiny random BERT."""
-  folder = str(tmp_path_factory.mktemp("tiny_bert"))
-  vocab = os.path.join(folder, "vocab.txt")
-  config = dict(TINY_CONFIG, vocab_size=write_vocab(vocab, data_dir))
-  config_path = os.path.join(folder, "bert_config.json")
-  with open(config_path, "w") as f:
-    json.dump(config, f)
-  ckpt = os.path.join(folder, "bert_model.ckpt")
-  save_random_bert(config, ckpt)
-  return dict(vocab=vocab, config=config_path, ckpt=ckpt,
-              vocab_size=config["vocab_size"])
+  return helpers.write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"),
+                                 vocab_tokens(data_dir))
 
 
 def full_run(tmp_path_factory, tiny_bert, data_dir, name, **flags):
@@ -331,9 +283,9 @@ def serve_in_fresh_process(export_dir, features, tmp_path):
             for name in ("input_ids", "input_mask", "segment_ids")}
   path = tmp_path / "inputs.json"
   path.write_text(json.dumps(inputs))
-  proc = run_script(["-c", SERVE_SNIPPET, saved_model_path(export_dir),
-                     str(path)], script=None, cwd=str(tmp_path))
-  assert proc.returncode == 0, proc.stderr[-4000:]
+  proc = helpers.run_script(["-c", SERVE_SNIPPET,
+                             saved_model_path(export_dir), str(path)],
+                            cwd=str(tmp_path), check=True)
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -452,12 +404,7 @@ def write_files(folder, files):
 def assert_clean_failure(proc, pieces, output_dir):
   """Exit non-zero, one `error:` line naming the fault, no traceback, and no
   record or checkpoint left behind in output_dir."""
-  assert proc.returncode != 0
-  assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
-  errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
-  assert len(errors) == 1, proc.stderr[-4000:]
-  for piece in pieces:
-    assert piece in errors[0], errors[0]
+  helpers.assert_one_line_error(proc, *pieces)
   left = os.listdir(output_dir) if os.path.isdir(output_dir) else []
   assert not [n for n in left if n.endswith(".tf_record") or
               n.startswith(("model.ckpt", "checkpoint", ".tmp"))], left
@@ -470,7 +417,7 @@ def test_bad_data_fails_before_training(case, tiny_bert, tmp_path):
   data, out = str(tmp_path / "data"), str(tmp_path / "out")
   os.makedirs(data)
   write_files(data, files)
-  proc = run_script(["--do_train", "--data_dir=" + data, "--output_dir=" + out]
+  proc = run_ner(["--do_train", "--data_dir=" + data, "--output_dir=" + out]
                     + [e.format(data=data) for e in extra]
                     + model_flags(tiny_bert))
   assert_clean_failure(proc, pieces, out)
@@ -482,7 +429,7 @@ def test_vocab_that_does_not_fit_the_checkpoint(tiny_bert, data_dir,
   vocab = tmp_path / "vocab.txt"
   vocab.write_text(read_text(tiny_bert["vocab"]) + "extra\n")
   out = str(tmp_path / "out")
-  proc = run_script(["--do_train", "--data_dir=" + data_dir,
+  proc = run_ner(["--do_train", "--data_dir=" + data_dir,
                      "--output_dir=" + out] +
                     model_flags(tiny_bert, vocab_file=vocab))
   assert_clean_failure(proc, [str(vocab), "%d entries" % (
@@ -492,7 +439,7 @@ def test_vocab_that_does_not_fit_the_checkpoint(tiny_bert, data_dir,
 def test_missing_checkpoint(tiny_bert, data_dir, tmp_path):
   missing = str(tmp_path / "nowhere" / "bert_model.ckpt")
   out = str(tmp_path / "out")
-  proc = run_script(["--do_train", "--data_dir=" + data_dir,
+  proc = run_ner(["--do_train", "--data_dir=" + data_dir,
                      "--output_dir=" + out] +
                     model_flags(tiny_bert, init_checkpoint=missing))
   assert_clean_failure(proc, [missing, "not found"], out)
@@ -501,7 +448,7 @@ def test_missing_checkpoint(tiny_bert, data_dir, tmp_path):
 def test_predict_without_trained_checkpoint(tiny_bert, data_dir, tmp_path):
   out = str(tmp_path / "out")
   os.makedirs(out)
-  proc = run_script(["--do_predict", "--data_dir=" + data_dir,
+  proc = run_ner(["--do_predict", "--data_dir=" + data_dir,
                      "--output_dir=" + out] +
                     model_flags(tiny_bert, init_checkpoint=None))
   assert_clean_failure(proc, [out, "no trained checkpoint"], out)

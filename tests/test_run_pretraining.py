@@ -7,12 +7,9 @@ Oracles: transformers.BertForPreTraining (prediction_logits,
 seq_relationship_logits) on the same weights, through convert_checkpoint.py
 in both directions. The script runs as a subprocess (as a user runs it).
 """
-import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,12 +19,13 @@ import transformers
 
 import convert_checkpoint as cc
 import create_pretraining_data as cpd
+import helpers
+from helpers import read_json
 import modeling
 import run_pretraining as rp
 import test_create_pretraining_data as data_tests
 
 tf1 = tf.compat.v1
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEQ, PREDS = 32, 5
 SENTENCES = ["the cat sat on the mat .", "the dog ran in the park .",
              "a bird flew over the old house .",
@@ -36,18 +34,9 @@ SENTENCES = ["the cat sat on the mat .", "the dog ran in the park .",
              "they saw a king in the city ."]
 VOCAB = data_tests.SPECIAL + sorted({w for s in SENTENCES for w in s.split()})
 # No dropout: the tiny model then learns the corpus in a few hundred steps.
-CONFIG = dict(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2,
-              num_attention_heads=2, intermediate_size=64, hidden_act="gelu",
-              hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-              max_position_embeddings=64, type_vocab_size=2,
-              initializer_range=0.02)
-HEAD_NAMES = ["cls/predictions/transform/dense/kernel",
-              "cls/predictions/transform/dense/bias",
-              "cls/predictions/transform/LayerNorm/gamma",
-              "cls/predictions/transform/LayerNorm/beta",
-              "cls/predictions/output_bias",
-              "cls/seq_relationship/output_weights",
-              "cls/seq_relationship/output_bias"]
+NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+CONFIG = helpers.tiny_bert_config(len(VOCAB), **NO_DROPOUT)
+HEAD_NAMES = helpers.PRETRAINING_HEAD_NAMES
 
 
 def repetitive_corpus(path, num_docs, seed):
@@ -73,32 +62,20 @@ def make_records(folder, name, vocab, num_docs, seed, dupe_factor):
 
 
 def run_script(args, check=True):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, "run_pretraining.py")] + args,
-      cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-  if check and proc.returncode != 0:
-    raise AssertionError("exit %d\n%s" % (proc.returncode, proc.stderr[-4000:]))
-  return proc
-
-
-def read_json(path):
-  with open(path) as f:
-    return json.load(f)
-
-
-def write_config(folder):
-  path = str(folder / "bert_config.json")
-  with open(path, "w") as f:
-    json.dump(CONFIG, f)
-  return path
+  """Runs run_pretraining.py; with check, it must succeed."""
+  script = os.path.join(helpers.REPO_ROOT, "run_pretraining.py")
+  return helpers.run_script(args, script, check=check)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
+  """Vocab, config and an encoder-only random checkpoint (no cls/* heads,
+  like a converted MiniLM), and train / eval records."""
   folder = tmp_path_factory.mktemp("pretrain_data")
-  vocab = data_tests.write_lines(folder / "vocab.txt", VOCAB)
-  return dict(folder=folder, vocab=vocab, config=write_config(folder),
+  model = helpers.write_tiny_bert(folder, VOCAB, **NO_DROPOUT)
+  vocab = model["vocab"]
+  return dict(folder=folder, vocab=vocab, config=model["config"],
+              ckpt=model["ckpt"],
               train=make_records(folder, "train", vocab, 60, 1, 5),
               eval=make_records(folder, "eval", vocab, 20, 2, 1))
 
@@ -188,16 +165,6 @@ def masked_lm_majority_share(records):
   return np.bincount(labels).max() / len(labels)
 
 
-def encoder_checkpoint(folder):
-  """A random BertModel checkpoint without heads (like a converted MiniLM)."""
-  with tf.Graph().as_default():
-    ids = tf1.placeholder(tf.int32, [None, SEQ])
-    modeling.BertModel(modeling.BertConfig.from_dict(CONFIG), False, ids)
-    with tf1.Session() as session:
-      session.run(tf1.global_variables_initializer())
-      return tf1.train.Saver().save(session, str(folder / "bert_model.ckpt"))
-
-
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
   """800 steps from an encoder-only checkpoint: the heads start fresh."""
@@ -205,7 +172,7 @@ def trained(data, tmp_path_factory):
   out = str(folder / "out")
   proc = run_script([
       "--do_train", "--do_eval", "--input_file=" + data["train"],
-      "--init_checkpoint=" + encoder_checkpoint(folder),
+      "--init_checkpoint=" + data["ckpt"],
       "--eval_input_file=" + data["eval"], "--bert_config_file=" +
       data["config"], "--output_dir=" + out, "--max_seq_length=%d" % SEQ,
       "--max_predictions_per_seq=%d" % PREDS, "--train_batch_size=32",
@@ -300,7 +267,7 @@ def test_data_of_another_length_is_one_line_error(data, tmp_path):
       "--max_seq_length=48", "--max_predictions_per_seq=%d" % PREDS],
                     check=False)
   assert proc.returncode == 2
-  last = proc.stderr.strip().splitlines()[-1]
+  last = helpers.last_line(proc)
   assert last == ("error: %s: input_ids has length %d but --max_seq_length=48;"
                   " pass the value the data was created with"
                   % (data["train"], SEQ)), proc.stderr[-2000:]

@@ -8,51 +8,20 @@ so two of them cannot share the test process.
 import glob
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+import helpers
+from helpers import read_json
 import test_squad_data as fixtures
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_SEQ_LENGTH = 64
 
 
-def run_script(args, script="run_squad.py", check=True):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run([sys.executable, os.path.join(REPO, script)] + args,
-                        cwd=REPO, env=env, capture_output=True, text=True,
-                        timeout=600)
-  if check and proc.returncode != 0:
-    raise AssertionError("exit %d\n%s" % (proc.returncode, proc.stderr[-4000:]))
-  return proc
-
-
-def make_tiny_bert(directory, vocab_path):
-  """A random 2-layer BERT checkpoint in Google's layout."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import modeling  # pylint: disable=g-import-not-at-top
-  with open(vocab_path, encoding="utf-8") as f:
-    vocab_size = len(f.read().splitlines())
-  config = {"vocab_size": vocab_size, "hidden_size": 32,
-            "num_hidden_layers": 2, "num_attention_heads": 2,
-            "intermediate_size": 64, "hidden_act": "gelu",
-            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-            "max_position_embeddings": 128, "type_vocab_size": 2,
-            "initializer_range": 0.02}
-  config_path = os.path.join(directory, "bert_config.json")
-  with open(config_path, "w") as f:
-    json.dump(config, f)
-  tf1 = tf.compat.v1
-  with tf.Graph().as_default():
-    ids = tf1.placeholder(tf.int32, [None, 8])
-    modeling.BertModel(modeling.BertConfig.from_dict(config), False, ids)
-    with tf1.Session() as session:
-      session.run(tf1.global_variables_initializer())
-      tf1.train.Saver().save(session, os.path.join(directory,
-                                                   "bert_model.ckpt"))
-  return config_path, os.path.join(directory, "bert_model.ckpt")
+def run_script(args, check=True):
+  """Runs run_squad.py; with check, it must succeed."""
+  script = os.path.join(helpers.REPO_ROOT, "run_squad.py")
+  return helpers.run_script(args, script, check=check)
 
 
 def squad_v2_files(directory):
@@ -92,8 +61,10 @@ def squad_v2_files(directory):
 def squad_run(tmp_path_factory):
   """One tiny train + predict + evaluate + export run, shared by the tests."""
   root = str(tmp_path_factory.mktemp("squad"))
-  vocab = fixtures.write_vocab(os.path.join(root, "vocab.txt"))
-  config, checkpoint = make_tiny_bert(root, vocab)
+  model = helpers.write_tiny_bert(
+      root, vocab_file=fixtures.write_vocab(os.path.join(root, "vocab.txt")),
+      max_position_embeddings=128)
+  vocab, config, checkpoint = model["vocab"], model["config"], model["ckpt"]
   train, dev = squad_v2_files(root)
   out = os.path.join(root, "out")
   flags = ["--vocab_file=" + vocab, "--bert_config_file=" + config,
@@ -108,11 +79,6 @@ def squad_run(tmp_path_factory):
       "--export_dir=" + os.path.join(out, "export")])
   return dict(root=root, vocab=vocab, config=config, train=train, dev=dev,
               out=out, flags=flags, log=proc.stderr)
-
-
-def read_json(path):
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
 
 
 def question_ids(path):
@@ -198,9 +164,8 @@ def test_saved_model_reproduces_predictions(squad_run, tmp_path):
   script = tmp_path / "serve.py"
   script.write_text(SERVE)
   served = str(tmp_path / "served.json")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
-  subprocess.run([sys.executable, str(script), exports[0], squad_run["dev"],
-                  served], check=True, env=env, cwd=REPO, timeout=600)
+  helpers.run_script([exports[0], squad_run["dev"], served], str(script),
+                     env={"PYTHONPATH": helpers.REPO_ROOT}, check=True)
   served = read_json(served)
   out = squad_run["out"]
   assert served["predictions"] == read_json(os.path.join(out,
@@ -269,7 +234,7 @@ def test_bad_input_is_one_line(squad_run, tmp_path, role, content, expected):
       "--init_checkpoint=" + squad_run["out"],
       "--output_dir=" + str(tmp_path / "o")], check=False)
   assert proc.returncode == 2
-  lines = proc.stderr.strip().splitlines()
-  assert lines[-1].startswith("error: %s: " % bad), proc.stderr[-2000:]
-  assert expected in lines[-1]
+  last = helpers.last_line(proc)
+  assert last.startswith("error: %s: " % bad), proc.stderr[-2000:]
+  assert expected in last
   assert "Traceback" not in proc.stderr
