@@ -336,7 +336,8 @@ def input_fn_for(features, task, name, source, is_training, batch_size):
          "max_seq_length": FLAGS.max_seq_length, "padding": pad,
          "num_features": len(padded), "flags": reader_flags()}
   path, _ = task_plumbing.cached_tfrecord(
-      FLAGS.output_dir, name, key, lambda: (padded, None), feature_spec(task))
+      FLAGS.output_dir, name, key, lambda: (padded, None), feature_spec(task),
+      shuffle_seed=FLAGS.random_seed if is_training else None)
   return task_plumbing.input_fn_builder(
       path, feature_spec(task), is_training=is_training,
       drop_remainder=is_training or FLAGS.use_tpu, seed=FLAGS.random_seed)

@@ -365,7 +365,8 @@ def make_features(examples, tokenizer, label_map, name):
   return features
 
 
-def record_for(features, name, source, label_map, pad_to=None):
+def record_for(features, name, source, label_map, pad_to=None,
+               shuffle=False):
   """Writes (or reuses) the TFRecord of `features`."""
   if pad_to:
     features = features + [ner_data.padding_features(FLAGS.max_seq_length)
@@ -380,7 +381,8 @@ def record_for(features, name, source, label_map, pad_to=None):
          "num_features": len(features)}
   path, _ = task_plumbing.cached_tfrecord(
       FLAGS.output_dir, name, key, lambda: (features, None),
-      feature_spec(FLAGS.max_seq_length))
+      feature_spec(FLAGS.max_seq_length),
+      shuffle_seed=FLAGS.random_seed if shuffle else None)
   return path
 
 
@@ -497,7 +499,7 @@ def read_inputs():
 
 
 def run_train(estimator, features, path, label_map, num_steps):
-  record = record_for(features, "train", path, label_map)
+  record = record_for(features, "train", path, label_map, shuffle=True)
   task_plumbing.log_resume_point(FLAGS.output_dir, num_steps)
   logging.info("***** Training: %d features, batch %d, %d steps *****",
                len(features), FLAGS.train_batch_size, num_steps)

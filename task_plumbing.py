@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import sys
 import tempfile
 import time
@@ -363,7 +364,8 @@ def file_fingerprint(path):
   return digest.hexdigest()
 
 
-def cached_tfrecord(output_dir, name, key, build_features, spec):
+def cached_tfrecord(output_dir, name, key, build_features, spec,
+                    shuffle_seed=None):
   """Returns a TFRecord of features, reusing one built from the same inputs.
 
   The file name carries a hash of `key` (input file contents, vocab,
@@ -378,9 +380,14 @@ def cached_tfrecord(output_dir, name, key, build_features, spec):
     build_features: function () -> (list of features, info dict); called only
       when the record must be (re)built.
     spec: OrderedDict name -> ("int"|"float", length).
+    shuffle_seed: if set, the records are written in a random order drawn
+      from this seed (training data: files are often in document order, and
+      the input_fn's shuffle buffer may hold only part of them).
   Returns:
     (path, num_records).
   """
+  if shuffle_seed is not None:
+    key = dict(key, shuffle_seed=shuffle_seed)
   blob = json.dumps(key, sort_keys=True).encode("utf-8")
   digest = hashlib.sha256(blob).hexdigest()[:16]
   path = os.path.join(output_dir, "%s-%s.tf_record" % (name, digest))
@@ -391,6 +398,9 @@ def cached_tfrecord(output_dir, name, key, build_features, spec):
     logging.info("Reusing %s (%d records, same inputs)", path, count)
     return path, count
   features, _ = build_features()
+  if shuffle_seed is not None:
+    features = list(features)
+    random.Random(shuffle_seed).shuffle(features)
   count = write_tfrecord(features, spec, path)
   write_json_atomic(meta_path, {"num_records": count, "key": key})
   logging.info("Wrote %d records to %s", count, path)
@@ -438,11 +448,11 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder,
     spec: OrderedDict name -> ("int"|"float", length).
     is_training: repeat forever and shuffle.
     drop_remainder: only full batches (needed on TPU).
-    shuffle_buffer: examples in the shuffle buffer. Large on purpose: data
-      files are often in document order (CoNLL), and a 1000-record buffer
-      over such a file cost ~1 entity-F1 point on CoNLL-2003 against a full
-      shuffle (bench/results/ner_quality.md). Records are small (ids only),
-      so 20000 of them take a few MB.
+    shuffle_buffer: examples in the shuffle buffer. Large on purpose: a
+      1000-record buffer over document-ordered CoNLL-2003 cost ~1 entity-F1
+      point against a full shuffle (bench/results/ner_quality.md). Records
+      are small (ids only), so 20000 of them take a few MB; training records
+      are also written pre-shuffled (cached_tfrecord's shuffle_seed).
     seed: shuffle seed.
   Returns:
     input_fn(params) -> tf.data.Dataset of feature dicts.
@@ -459,8 +469,12 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder,
     batch_size = params["batch_size"]
     d = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 4))
     if is_training:
+      # Shuffle before repeat: with a buffer as large as the data, every
+      # epoch is then a full permutation (after repeat, the buffer would mix
+      # epochs and an "epoch" would see only ~3/4 of the examples).
+      d = d.shuffle(buffer_size=shuffle_buffer, seed=seed,
+                    reshuffle_each_iteration=True)
       d = d.repeat()
-      d = d.shuffle(buffer_size=shuffle_buffer, seed=seed)
     d = d.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     d = d.batch(batch_size, drop_remainder=drop_remainder)
     return d.prefetch(tf.data.AUTOTUNE)
