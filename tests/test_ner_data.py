@@ -406,7 +406,7 @@ def test_merge_predictions_checks_coverage():
 
 
 def test_real_full_tokenizer(tmp_path):
-  tokenization = pytest.importorskip("tokenization")
+  import tokenization  # pylint: disable=g-import-not-at-top
   vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "peter", "black", "##burn",
            "visited", "new", "-", "york", ".", "北", "京"]
   vocab_file = _write(tmp_path, "vocab.txt", "\n".join(vocab) + "\n")

@@ -134,7 +134,7 @@ def test_adamw_matches_numpy(bias_correction):
 
 
 def test_bias_corrected_adamw_matches_torch():
-  torch = pytest.importorskip("torch")
+  import torch  # pylint: disable=g-import-not-at-top
   rng = np.random.RandomState(1)
   num_steps, weight_decay_rate = 5, 0.05
   lrs = [0.01, 0.02, 0.01, 0.005, 0.02]
