@@ -28,7 +28,6 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-import modeling
 import task_plumbing
 import tokenization
 
@@ -145,7 +144,7 @@ def parse_layers(text, num_hidden_layers):
   return layers
 
 
-def input_fn_builder(features, seq_length):
+def input_fn_builder(features):
   """An in-memory input_fn (the inputs are small; no TFRecord needed)."""
   columns = collections.OrderedDict(
       unique_ids=[f.unique_id for f in features],
@@ -159,7 +158,6 @@ def input_fn_builder(features, seq_length):
     dataset = tf.data.Dataset.from_tensor_slices(tensors)
     return dataset.batch(params["batch_size"], drop_remainder=False)
 
-  del seq_length
   return input_fn
 
 
@@ -216,7 +214,7 @@ def main(_):
   by_id = {f.unique_id: f for f in features}
   lines = []
   for result in estimator.predict(
-      input_fn_builder(features, FLAGS.max_seq_length),
+      input_fn_builder(features),
       yield_single_examples=True):
     feature = by_id[int(result["unique_id"])]
     lines.append(json.dumps(feature_json(feature, result, layer_indexes,

@@ -192,14 +192,12 @@ def train_record(examples, tokenizer):
   record of the same inputs exists. Returns (path, number of features)."""
 
   def build():
-    features = make_features(examples, tokenizer, True, "train")
-    np.random.RandomState(FLAGS.random_seed).shuffle(features)
-    return features, None
+    return make_features(examples, tokenizer, True, "train"), None
 
   return task_plumbing.cached_tfrecord(
-      FLAGS.output_dir, "train",
-      record_key(FLAGS.train_file, True, {"seed": FLAGS.random_seed}),
-      build, train_spec(FLAGS.max_seq_length))
+      FLAGS.output_dir, "train", record_key(FLAGS.train_file, True, {}),
+      build, train_spec(FLAGS.max_seq_length),
+      shuffle_seed=FLAGS.random_seed)
 
 
 def predict_logits(estimator, features):
