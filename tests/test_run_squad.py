@@ -238,3 +238,46 @@ def test_bad_input_is_one_line(squad_run, tmp_path, role, content, expected):
   assert last.startswith("error: %s: " % bad), proc.stderr[-2000:]
   assert expected in last
   assert "Traceback" not in proc.stderr
+
+
+def test_training_steps_match_transformers(minilm_dir, minilm_tf_dir,
+                                           tmp_path):
+  """Fidelity oracle for the whole training path: with dropout off, the
+  same head initialisation and the same batches, our windows, head, loss and
+  AdamW (bias-corrected) give transformers' BertForQuestionAnswering loss at
+  every step (bench/squad_parity.py)."""
+  paris, tesla, long_text = (fixtures.PARIS, fixtures.TESLA,
+                             fixtures.long_paragraph(12))
+  qa = fixtures.qa
+
+  def answerable(qid, question, context, text):
+    return qa(qid, question, [fixtures.answer_at(context, text)])
+
+  train = fixtures.write_squad(str(tmp_path / "train.json"), [
+      (paris, [answerable("p1", "What is the capital of France?", paris,
+                          "Paris"),
+               answerable("p2", "Who founded the city?", paris,
+                          "the Parisii")]),
+      (tesla, [answerable("t1", "When was the company founded?", tesla,
+                          "1895"),
+               answerable("t2", "Who was an inventor?", tesla,
+                          "Nikola Tesla")]),
+      (long_text, [answerable("l%d" % i, "What was river %d called?" % i,
+                              long_text, "river%d" % i)
+                   for i in range(0, 12, 3)])])
+  output = str(tmp_path / "parity.json")
+  helpers.run_script([
+      "--train_file=" + train, "--tf_dir=" + minilm_tf_dir,
+      "--hf_dir=" + minilm_dir, "--output=" + output, "--max_seq_length=64",
+      "--doc_stride=24", "--max_query_length=16", "--batch_size=4",
+      "--steps=6", "--warmup_steps=1", "--learning_rate=1e-4"],
+      os.path.join(helpers.REPO_ROOT, "bench", "squad_parity.py"), check=True)
+  report = read_json(output)
+  features = report["features"]
+  assert features["ours"] == features["transformers"] > 8  # windowed text
+  assert features["input_ids_differ"] == 0
+  assert features["targets_differ"] == 0
+  ours, theirs = report["ours"], report["transformers"]
+  assert len(ours) == len(theirs) == 7  # 6 steps, then batch 1 re-scored
+  assert report["max_abs_diff"] < 2e-3, (ours, theirs)
+  assert ours[-1] < ours[0] - 0.05  # training lowered batch 1's loss
