@@ -495,12 +495,15 @@ class LabelMap(object):
     """Returns the label of id `label_id` (int)."""
     return self.labels[label_id]
 
+  def to_json(self):
+    """The map as JSON-serialisable data (what `save` writes)."""
+    return {"labels": self.labels, "scheme": self.scheme,
+            "label_to_id": self.label_to_id}
+
   def save(self, path):
     """Writes the map as JSON to `path` atomically (temp file, rename)."""
-    payload = {"labels": self.labels, "scheme": self.scheme,
-               "label_to_id": self.label_to_id}
-    _atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False)
-                       + "\n")
+    _atomic_write_text(path, json.dumps(self.to_json(), indent=2,
+                                        ensure_ascii=False) + "\n")
 
   @classmethod
   def load(cls, path):

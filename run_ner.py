@@ -36,6 +36,7 @@ import modeling
 import ner_data
 import ner_metrics
 import task_plumbing
+import text_serving
 import tf_metrics
 
 tf1 = tf.compat.v1
@@ -217,7 +218,7 @@ def token_scores(model, features, is_training, bert_config, num_labels,
                               bert_config.initializer_range, "output")
 
 
-def ner_head(bert_config, num_labels, pos_indices, options, word_starts):
+def ner_head(bert_config, num_labels, pos_indices, options):
   """Returns the head_fn: token scores, loss, decoding and metrics.
 
   Args:
@@ -226,17 +227,13 @@ def ner_head(bert_config, num_labels, pos_indices, options, word_starts):
     pos_indices: tag ids counted by the token-level metrics (all but 'O').
     options: dict with use_crf, lstm_size, lstm_layers, layer_fusion,
       head_dropout.
-    word_starts: word_start_table(vocab), used when a request has no
-      label_mask (serving).
+  Features carry label_mask (1 at the first piece of each word a window
+  owns): from the TFRecords, or from the serving receiver.
   """
 
   def head_fn(model, features, mode, params):  # pylint: disable=unused-argument
     is_training = mode == tf.estimator.ModeKeys.TRAIN
-    if "label_mask" in features:
-      label_mask = features["label_mask"]
-    else:
-      label_mask = tf.gather(tf.constant(word_starts),
-                             features["input_ids"]) * features["input_mask"]
+    label_mask = features["label_mask"]
     with tf1.variable_scope("ner"):
       logits = token_scores(model, features, is_training, bert_config,
                             num_labels, options)  # [B, S, C]
@@ -524,11 +521,35 @@ def run_predict(estimator, split, tokenizer, label_map, scheme):
         name="test_results")
 
 
-def run_export(estimator, label_map):
-  path = task_plumbing.export_saved_model(estimator, FLAGS.export_dir,
-                                          FLAGS.max_seq_length)
-  tf.io.gfile.makedirs(os.path.join(path, "assets.extra"))
-  label_map.save(os.path.join(path, "assets.extra", "label_map.json"))
+def serving_receiver_fn(max_seq_length, word_starts):
+  """Ids in (`serving_default`), or ids and the word starts (`serve_words`).
+
+  Both signatures run one graph. label_mask is a placeholder whose default
+  comes from the ids (word_start_table: every piece not starting with '##');
+  `serving_default` leaves it at that, `serve_words` feeds the featurizer's
+  label_mask, so a client that featurizes with ner_data gets exactly
+  --do_predict's tags, CRF included.
+  """
+
+  def receiver_fn():
+    shape = [None, max_seq_length]
+    ids = {name: tf1.placeholder(tf.int32, shape, name=name)
+           for name in ("input_ids", "input_mask", "segment_ids")}
+    starts = tf.gather(tf.constant(word_starts), ids["input_ids"])
+    features = dict(ids, label_mask=tf1.placeholder_with_default(
+        starts * ids["input_mask"], shape, name="label_mask"))
+    return tf1.estimator.export.ServingInputReceiver(
+        features, ids, receiver_tensors_alternatives={"serve_words": features})
+
+  return receiver_fn
+
+
+def run_export(estimator, label_map, vocab):
+  text_serving.export_saved_model(
+      estimator, FLAGS.export_dir,
+      serving_receiver_fn(FLAGS.max_seq_length, word_start_table(vocab)),
+      extra_assets={"label_map.json": label_map.to_json()},
+      alternatives=("serve_words",))
 
 
 def main(_):
@@ -545,8 +566,7 @@ def main(_):
         len(train_features), FLAGS.train_batch_size, FLAGS.num_train_epochs,
         FLAGS.warmup_proportion)
   pos_indices = [i for i, label in enumerate(label_map.labels) if label != "O"]
-  head = ner_head(bert_config, len(label_map), pos_indices, head_options(),
-                  word_start_table(tokenizer.vocab))
+  head = ner_head(bert_config, len(label_map), pos_indices, head_options())
   estimator = task_plumbing.make_estimator(task_plumbing.model_fn_builder(
       bert_config, head, checkpoint, FLAGS.learning_rate, num_steps,
       num_warmup, FLAGS.use_tpu,
@@ -564,7 +584,7 @@ def main(_):
   if inputs.test:
     run_predict(estimator, inputs.test, tokenizer, label_map, scheme)
   if FLAGS.export_dir:
-    run_export(estimator, label_map)
+    run_export(estimator, label_map, tokenizer.vocab)
 
 
 def run_eval(estimator, examples, path, tokenizer, label_map, scheme):

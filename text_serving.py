@@ -384,12 +384,13 @@ def serving_receiver_fn(vocab, do_lower_case, max_seq_length, num_choices=0,
 
 
 def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
-                       extra_assets=None):
-  """Exports, names the raw-text signature "serve_text", adds assets, and
-  only then renames the SavedModel into export_dir.
+                       extra_assets=None, alternatives=("serve_text",)):
+  """Exports, gives the alternative receivers' signatures plain names (e.g.
+  "serve_text"), adds assets, and only then renames the SavedModel into
+  export_dir.
 
   Estimator exports call an alternative receiver's signature
-  "serve_text:serving_default"; the rename happens in a staging folder so a
+  "<name>:serving_default"; the rename happens in a staging folder so a
   serving system watching export_dir never sees the model half-done.
 
   Args:
@@ -399,6 +400,7 @@ def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
     checkpoint_path: checkpoint to export (default: the latest).
     extra_assets: dict file name -> JSON-serialisable data, written to
       assets.extra/.
+    alternatives: names of receiver_fn's receiver_tensors_alternatives.
   Returns:
     The SavedModel's folder.
   """
@@ -413,7 +415,8 @@ def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
     path = task_plumbing.export_saved_model(
         estimator, staging, None, checkpoint_path=checkpoint_path,
         receiver_fn=receiver_fn)
-    rename_signatures(path, {"serve_text:serving_default": "serve_text"})
+    rename_signatures(path, {name + ":serving_default": name
+                             for name in alternatives})
     for name, data in (extra_assets or {}).items():
       tf.io.gfile.makedirs(os.path.join(path, "assets.extra"))
       with open(os.path.join(path, "assets.extra", name), "w",

@@ -268,7 +268,7 @@ SERVE_SNIPPET = r"""
 import json, sys
 import numpy as np
 import tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+serve = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[3]]
 with open(sys.argv[2]) as f:
   inputs = json.load(f)
 out = serve(**{k: tf.constant(np.asarray(v, np.int32))
@@ -277,15 +277,19 @@ print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
 """
 
 
-def serve_in_fresh_process(export_dir, features, tmp_path):
-  """Runs serving_default on the features in a new Python process."""
-  inputs = {name: [getattr(f, name) for f in features]
-            for name in ("input_ids", "input_mask", "segment_ids")}
+def serve_in_fresh_process(export_dir, features, tmp_path,
+                           signature="serving_default"):
+  """Runs a signature on the features in a new Python process
+  (`serve_words` also gets the featurizer's label_mask)."""
+  names = ["input_ids", "input_mask", "segment_ids"]
+  if signature == "serve_words":
+    names.append("label_mask")
+  inputs = {name: [getattr(f, name) for f in features] for name in names}
   path = tmp_path / "inputs.json"
   path.write_text(json.dumps(inputs))
   proc = helpers.run_script(["-c", SERVE_SNIPPET,
-                             saved_model_path(export_dir), str(path)],
-                            cwd=str(tmp_path), check=True)
+                             saved_model_path(export_dir), str(path),
+                             signature], cwd=str(tmp_path), check=True)
   return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -330,6 +334,34 @@ def test_saved_model_matches_estimator(head, softmax_run, crf_run, tiny_bert,
   for i, (got, want) in enumerate(zip(tags, expected)):
     if head == "softmax" or same[i]:
       assert got == want, examples[i].guid
+
+
+@pytest.mark.parametrize("head", ["softmax", "crf"])
+def test_serve_words_matches_estimator_everywhere(head, softmax_run, crf_run,
+                                                  tiny_bert, data_dir,
+                                                  tmp_path):
+  """`serve_words`, fed the featurizer's label_mask, gives the tags of
+  test_predictions.txt on every sentence: windowed ones and words of several
+  basic tokens included, where serving_default's CRF may differ."""
+  run = softmax_run if head == "softmax" else crf_run
+  examples = ner_data.read_conll(os.path.join(data_dir, "test.txt"))
+  label_map = ner_data.LabelMap.load(os.path.join(run["out"],
+                                                  "label_map.json"))
+  exported = ner_data.LabelMap.load(os.path.join(
+      saved_model_path(run["export"]), "assets.extra", "label_map.json"))
+  assert exported.labels == label_map.labels
+  tokenizer = tokenization.FullTokenizer(tiny_bert["vocab"], True)
+  features, _ = ner_data.convert_examples(examples, tokenizer, label_map,
+                                          MAX_SEQ)
+  served = serve_in_fresh_process(run["export"], features, tmp_path,
+                                  signature="serve_words")
+  assert served["label_mask"] == [f.label_mask for f in features]
+  # A windowed sentence: its windows mark only the words they own, which
+  # serving_default cannot know.
+  assert len({f.example_index for f in features}) < len(features)
+  tags = ner_data.merge_predictions(examples, features, served["tag_ids"],
+                                    label_map)
+  assert tags == predicted_tags(run["files"]["test_predictions.txt"])
 
 
 # ----------------------------------------------------------------------------
