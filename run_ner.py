@@ -191,8 +191,9 @@ def uncompact(values, order):
 
 def word_start_table(vocab):
   """[V] int32 table: 1 for ids that can start a word, 0 for '##' pieces and
-  the special tokens. Serving requests carry no label_mask; this recovers it
-  from the ids, the way the featurizer sets it (first piece of each word)."""
+  the special tokens. A serving_default request carries no label_mask; this
+  recovers it from the ids, the way the featurizer sets it for words that are
+  one basic token (first piece of each word)."""
   table = np.ones([len(vocab)], np.int32)
   for token, index in vocab.items():
     if token.startswith("##") or token in ("[CLS]", "[SEP]", "[PAD]"):
