@@ -30,6 +30,9 @@ Stages (`all` runs them in order; each writes JSON under --work_dir):
   ours     run_squad.py --do_train --do_predict
   hf       transformers + torch
   report   --results_dir/squad_quality.{json,md}
+Diagnostic stage (not in `all`):
+  ours_hf_decode  ours' final checkpoint copied into BertForQuestionAnswering
+                  and scored with the hf stage's windows and answer rule
 
 Usage (from the repository root):
   .venv/bin/python bench/squad_quality.py all
@@ -340,6 +343,50 @@ def stage_hf(args):
 
 
 # ----------------------------------------------------------------------------
+# ours_hf_decode: our fine-tuned weights, transformers' decoding
+
+
+def stage_ours_hf_decode(args):
+  """Copies ours' final checkpoint into BertForQuestionAnswering and scores
+  it with the hf stage's windows and answer rule: tells a decoding gap from
+  a training gap."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from transformers import AutoTokenizer  # pylint: disable=g-import-not-at-top
+  from transformers import BertForQuestionAnswering  # pylint: disable=g-import-not-at-top
+  from transformers.utils import logging as hf_logging  # pylint: disable=g-import-not-at-top
+  import convert_checkpoint  # pylint: disable=g-import-not-at-top
+  hf_logging.set_verbosity_error()
+  torch = torch_setup(args.seed)
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
+      work(args, "ours")))
+  config = read_json(work(args, "minilm", "bert_config.json"))
+  state = {}
+  for param in convert_checkpoint.param_table(config):
+    if param.hf_name.startswith("bert.") and "pooler" not in param.hf_name:
+      value = reader.get_tensor(param.tf_name)
+      state[param.hf_name] = torch.tensor(value.T if param.transpose
+                                          else value)
+  state["qa_outputs.weight"] = torch.tensor(
+      reader.get_tensor("cls/squad/output_weights"))
+  state["qa_outputs.bias"] = torch.tensor(
+      reader.get_tensor("cls/squad/output_bias"))
+  model = BertForQuestionAnswering.from_pretrained(minilm_dir())
+  missing, _ = model.load_state_dict(state, strict=False)
+  if [name for name in missing if "pooler" not in name]:
+    raise SystemExit("not loaded from ours: %s" % missing)
+  questions = read_questions(work(args, "eval.json"))
+  windows = hf_windows(AutoTokenizer.from_pretrained(minilm_dir()),
+                       questions, args, False)
+  starts, ends = hf_logits(args, torch, model, windows)
+  predictions = hf_answers(args, questions, windows, starts, ends)
+  results = dict(squad_eval.evaluate(read_json(work(args, "eval.json"))[
+      "data"], predictions, version_2=False))
+  log("ours' weights, transformers' decoding: EM %.2f  F1 %.2f" % (
+      results["exact_match"], results["f1"]))
+  write_json(work(args, "ours_hf_decode.json"), results)
+
+
+# ----------------------------------------------------------------------------
 # report
 
 
@@ -384,10 +431,13 @@ SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size",
             "max_questions")
 STAGES = {"prepare": stage_prepare, "ours": stage_ours, "hf": stage_hf,
           "report": stage_report}
+# Diagnostics, not part of `all`.
+EXTRA_STAGES = {"ours_hf_decode": stage_ours_hf_decode}
 
 
 def main():
-  parser = bench_common.stage_parser(__doc__, ["all"] + list(STAGES))
+  parser = bench_common.stage_parser(
+      __doc__, ["all"] + list(STAGES) + list(EXTRA_STAGES))
   parser.add_argument("--dev_file", default=DEV)
   parser.add_argument("--work_dir", default=os.path.join(ROOT, "runs",
                                                          "squad_quality"))
@@ -410,7 +460,8 @@ def main():
   parser.add_argument("--warmup_proportion", type=float, default=0.1)
   parser.add_argument("--seed", type=int, default=12345)
   args = parser.parse_args()
-  bench_common.run_stages(STAGES, args, announce=True)
+  bench_common.run_stages(dict(STAGES, **EXTRA_STAGES), args, order=STAGES,
+                          announce=True)
 
 
 if __name__ == "__main__":
