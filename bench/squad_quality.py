@@ -33,6 +33,9 @@ Stages (`all` runs them in order; each writes JSON under --work_dir):
 Diagnostic stage (not in `all`):
   ours_hf_decode  ours' final checkpoint copied into BertForQuestionAnswering
                   and scored with the hf stage's windows and answer rule
+Summary stage (not in `all`):
+  seeds    --seed_dirs=12345:runs/a,2:runs/b: per-seed table, means and
+           spread of both sides -> --results_dir/squad_quality_seeds.{json,md}
 
 Usage (from the repository root):
   .venv/bin/python bench/squad_quality.py all
@@ -425,6 +428,93 @@ def stage_report(args):
   print("\n".join(lines))
 
 
+def parse_seed_dirs(text):
+  """'12345:runs/a,2:runs/b' -> [(12345, 'runs/a'), (2, 'runs/b')]."""
+  pairs = []
+  for item in filter(None, (t.strip() for t in text.split(","))):
+    seed, sep, path = item.partition(":")
+    if not sep or not seed.strip().isdigit() or not path.strip():
+      raise SystemExit("--seed_dirs: expected SEED:WORK_DIR items separated "
+                       "by commas, got %r" % item)
+    pairs.append((int(seed), path.strip()))
+  if not pairs:
+    raise SystemExit("--seed_dirs is empty: give SEED:WORK_DIR items")
+  return pairs
+
+
+def summarize_seeds(runs):
+  """Per-side means over seeds, and the target judged on the means.
+
+  Args:
+    runs: list of (seed, {"ours": result or None, "hf": result or None}),
+      each result a dict with "exact_match" and "f1".
+
+  Returns:
+    A dict: per side the seeds, figures, means and spread (max - min), the
+    mean differences, and whether the target holds on the means.
+  """
+  summary = {}
+  for side in ("ours", "hf"):
+    done = [(seed, r[side]) for seed, r in runs if r.get(side)]
+    if not done:
+      raise SystemExit("no %s.json in any of the seed work dirs" % side)
+    entry = {"seeds": [seed for seed, _ in done]}
+    for key in ("exact_match", "f1"):
+      values = [res[key] for _, res in done]
+      entry[key] = values
+      entry[key + "_mean"] = sum(values) / len(values)
+      entry[key + "_spread"] = max(values) - min(values)
+    summary[side] = entry
+  for key in ("exact_match", "f1"):
+    summary[key + "_mean_diff"] = (summary["ours"][key + "_mean"] -
+                                   summary["hf"][key + "_mean"])
+  summary["target_met_on_means"] = (summary["f1_mean_diff"] >= -1.0 and
+                                    summary["exact_match_mean_diff"] >= -1.0)
+  return summary
+
+
+def stage_seeds(args):
+  """Seed summary: --results_dir/squad_quality_seeds.{json,md}."""
+  runs = []
+  for seed, path in parse_seed_dirs(args.seed_dirs):
+    found = {}
+    for side in ("ours", "hf"):
+      name = os.path.join(path, side + ".json")
+      found[side] = read_json(name) if os.path.exists(name) else None
+    runs.append((seed, found))
+  summary = summarize_seeds(runs)
+  summary["seed_dirs"] = args.seed_dirs
+  lines = ["# SQuAD v1.1 quality over seeds: run_squad.py vs transformers",
+           "", "| seed | ours EM | ours F1 | transformers EM | "
+           "transformers F1 |", "|---|---|---|---|---|"]
+  for seed, found in runs:
+    cells = []
+    for side in ("ours", "hf"):
+      res = found[side]
+      cells += (["%.2f" % res["exact_match"], "%.2f" % res["f1"]] if res
+                else ["-", "-"])
+    lines.append("| %d | %s |" % (seed, " | ".join(cells)))
+  ours, hf = summary["ours"], summary["hf"]
+  lines.append("| mean | %.2f | %.2f | %.2f | %.2f |" % (
+      ours["exact_match_mean"], ours["f1_mean"], hf["exact_match_mean"],
+      hf["f1_mean"]))
+  lines += ["", "Spread (max - min): ours EM %.2f, F1 %.2f; transformers "
+            "EM %.2f, F1 %.2f." % (ours["exact_match_spread"],
+                                    ours["f1_spread"],
+                                    hf["exact_match_spread"], hf["f1_spread"]),
+            "", "Target ours >= theirs - 1.0 on the means: %s (EM %+.2f, "
+            "F1 %+.2f)." % ("met" if summary["target_met_on_means"]
+                            else "NOT met", summary["exact_match_mean_diff"],
+                            summary["f1_mean_diff"]), ""]
+  os.makedirs(args.results_dir, exist_ok=True)
+  bench_common.write_json(
+      os.path.join(args.results_dir, "squad_quality_seeds.json"), summary)
+  with open(os.path.join(args.results_dir, "squad_quality_seeds.md"), "w",
+            encoding="utf-8") as f:
+    f.write("\n".join(lines))
+  print("\n".join(lines))
+
+
 SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size",
             "max_answer_length", "batch_size", "predict_batch_size",
             "learning_rate", "epochs", "warmup_proportion", "seed",
@@ -432,7 +522,7 @@ SETTINGS = ("max_seq_length", "doc_stride", "max_query_length", "n_best_size",
 STAGES = {"prepare": stage_prepare, "ours": stage_ours, "hf": stage_hf,
           "report": stage_report}
 # Diagnostics, not part of `all`.
-EXTRA_STAGES = {"ours_hf_decode": stage_ours_hf_decode}
+EXTRA_STAGES = {"ours_hf_decode": stage_ours_hf_decode, "seeds": stage_seeds}
 
 
 def main():
@@ -459,6 +549,10 @@ def main():
   parser.add_argument("--epochs", type=float, default=2.0)
   parser.add_argument("--warmup_proportion", type=float, default=0.1)
   parser.add_argument("--seed", type=int, default=12345)
+  parser.add_argument("--seed_dirs", default="",
+                      help="seeds stage: SEED:WORK_DIR items, comma "
+                           "separated, each dir holding ours.json and/or "
+                           "hf.json from one seed's run.")
   args = parser.parse_args()
   bench_common.run_stages(dict(STAGES, **EXTRA_STAGES), args, order=STAGES,
                           announce=True)
