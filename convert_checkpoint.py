@@ -14,9 +14,9 @@ Hugging Face's layout (what `transformers.BertModel.from_pretrained` reads):
 
 Usage:
 
-  python convert_checkpoint.py --direction=hf_to_tf \
+  python convert_checkpoint.py --direction=hf_to_tf \\
       --input_dir=all-MiniLM-L6-v2 --output_dir=minilm_tf
-  python convert_checkpoint.py --direction=tf_to_hf \
+  python convert_checkpoint.py --direction=tf_to_hf \\
       --input_dir=uncased_L-12_H-768_A-12 --output_dir=bert_base_hf
 
 The converter works on tensors by name; it never builds a model. Every name
@@ -46,6 +46,8 @@ from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
+
+import atomic_files
 
 FLAGS = flags.FLAGS
 
@@ -900,7 +902,7 @@ def _publish(build, output_dir, overwrite, keep_existing=None):
   tmp_dir = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(output_dir),
                              dir=parent)
   try:
-    os.chmod(tmp_dir, 0o755)  # mkdtemp makes it private.
+    os.chmod(tmp_dir, atomic_files.dir_mode())  # not mkdtemp's 0700
     result = build(tmp_dir)
     if keep_existing is not None and keep_existing():
       return result

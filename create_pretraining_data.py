@@ -46,13 +46,13 @@ import glob
 import multiprocessing
 import os
 import random
-import tempfile
 import time
 
 from absl import app
 from absl import flags
 from absl import logging
 
+import atomic_files
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -565,8 +565,7 @@ def write_shards(instances, paths, max_seq_length, max_predictions_per_seq):
     for path in paths:
       directory = os.path.dirname(path) or "."
       os.makedirs(directory, exist_ok=True)
-      fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-      os.close(fd)
+      tmp = atomic_files.make_temp_file(directory)
       temps.append(tmp)
       writers.append(tf.io.TFRecordWriter(tmp))
     counts = [0] * len(paths)
@@ -710,7 +709,7 @@ def main(_):
 def run():
   # task_plumbing (and TensorFlow) only in the main process: spawned workers
   # import this module and need neither.
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TF's import.
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # Before TF's import.
   import task_plumbing  # pylint: disable=g-import-not-at-top
   define_flags()
   task_plumbing.register_user_error(PretrainingDataError)

@@ -36,6 +36,7 @@ import random
 import re
 import tempfile
 
+import atomic_files
 import ner_metrics
 import tokenization
 
@@ -192,7 +193,7 @@ def _atomic_write_text(path, text):
       f.write(text)
       f.flush()
       os.fsync(f.fileno())
-    os.chmod(tmp_path, 0o644)  # mkstemp's 0600 would surprise users.
+    os.chmod(tmp_path, atomic_files.file_mode())  # not mkstemp's 0600
     os.replace(tmp_path, path)
   except BaseException:
     if os.path.exists(tmp_path):

@@ -45,8 +45,10 @@ import sys
 import unicodedata
 import warnings
 
+from absl import logging
 import tensorflow as tf
 
+import atomic_files
 import tokenization
 
 tf1 = tf.compat.v1
@@ -145,9 +147,7 @@ def import_tensorflow_text():
   except ImportError as e:
     raise ImportError(
         "the raw-text signature needs tensorflow-text 2.15 (%s): pip install "
-        "-e \".[text]\", or beside tensorflow-cpu: pip install "
-        "\"tensorflow-hub>=0.13,<0.16\" \"setuptools<82\" && pip install "
-        "--no-deps \"tensorflow-text==2.15.*\"" % e)
+        "-e \".[cpu]\" (or \".[gpu]\") brings it" % e)
   return tensorflow_text
 
 
@@ -317,7 +317,6 @@ def rename_signatures(saved_model_dir, renames):
     renames: dict old key -> new key.
   """
   import os  # pylint: disable=g-import-not-at-top
-  import tempfile  # pylint: disable=g-import-not-at-top
   from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
   path = os.path.join(saved_model_dir, "saved_model.pb")
   model = saved_model_pb2.SavedModel()
@@ -329,10 +328,7 @@ def rename_signatures(saved_model_dir, renames):
       if old in signatures:
         signatures[new].CopyFrom(signatures[old])
         del signatures[old]
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=saved_model_dir)
-  with os.fdopen(fd, "wb") as f:
-    f.write(model.SerializeToString())
-  os.replace(tmp, path)
+  atomic_files.write_bytes_atomic(path, model.SerializeToString())
 
 
 def serving_receiver_fn(vocab, do_lower_case, max_seq_length, num_choices=0,
@@ -407,14 +403,13 @@ def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
   import json  # pylint: disable=g-import-not-at-top
   import os  # pylint: disable=g-import-not-at-top
   import shutil  # pylint: disable=g-import-not-at-top
-  import tempfile  # pylint: disable=g-import-not-at-top
   import task_plumbing  # pylint: disable=g-import-not-at-top
   tf.io.gfile.makedirs(export_dir)
-  staging = tempfile.mkdtemp(prefix=".tmp-export-", dir=export_dir)
+  staging = atomic_files.make_temp_dir(export_dir, prefix=".tmp-export-")
   try:
     path = task_plumbing.export_saved_model(
         estimator, staging, None, checkpoint_path=checkpoint_path,
-        receiver_fn=receiver_fn)
+        receiver_fn=receiver_fn, log=False)
     rename_signatures(path, {name + ":serving_default": name
                              for name in alternatives})
     for name, data in (extra_assets or {}).items():
@@ -426,6 +421,7 @@ def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
     os.replace(path, final)
   finally:
     shutil.rmtree(staging, ignore_errors=True)
+  logging.info("Exported SavedModel to %s", final)
   return final
 
 

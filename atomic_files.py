@@ -1,0 +1,76 @@
+"""Files written whole or not at all, with the permissions a user expects.
+
+Every file the toolkit writes goes to a temp name in the same folder and is
+renamed into place, so a killed run never leaves a half-written file under a
+name a rerun would trust. `tempfile.mkstemp` creates its file `-rw-------`
+and `mkdtemp` its folder `drwx------` whatever the process umask says; the
+helpers here give them the mode an ordinary `open()` or `mkdir` would have
+(0666 or 0777 less the umask) before the rename, so results, label maps and
+SavedModels are as readable as the checkpoints beside them.
+"""
+
+import json
+import os
+import tempfile
+
+
+def current_umask():
+  """The process umask (read by setting it and putting it back)."""
+  mask = os.umask(0o022)
+  os.umask(mask)
+  return mask
+
+
+def file_mode():
+  """Mode of a new ordinary file under the current umask (e.g. 0644)."""
+  return 0o666 & ~current_umask()
+
+
+def dir_mode():
+  """Mode of a new folder under the current umask (e.g. 0755)."""
+  return 0o777 & ~current_umask()
+
+
+def make_temp_file(directory, prefix=".tmp-", suffix=""):
+  """A new empty temp file in `directory` with the umask's mode.
+
+  Returns:
+    Its path (the caller writes it, then renames or removes it).
+  """
+  os.makedirs(directory, exist_ok=True)
+  fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+  os.close(fd)
+  os.chmod(path, file_mode())
+  return path
+
+
+def make_temp_dir(directory, prefix=".tmp-"):
+  """A new temp folder in `directory` with the umask's mode."""
+  os.makedirs(directory, exist_ok=True)
+  path = tempfile.mkdtemp(prefix=prefix, dir=directory)
+  os.chmod(path, dir_mode())
+  return path
+
+
+def write_bytes_atomic(path, data):
+  """Writes `data` to `path` through a temp file and a rename."""
+  directory = os.path.dirname(os.path.abspath(path))
+  tmp_path = make_temp_file(directory)
+  try:
+    with open(tmp_path, "wb") as f:
+      f.write(data)
+    os.replace(tmp_path, path)
+  finally:
+    if os.path.exists(tmp_path):
+      os.remove(tmp_path)
+
+
+def write_text_atomic(path, text):
+  """Writes UTF-8 text to `path`: never half-written, umask respected."""
+  write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path, data):
+  """Writes `data` as indented, key-sorted JSON (UTF-8, not escaped)."""
+  write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True,
+                                     ensure_ascii=False) + "\n")
