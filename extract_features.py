@@ -8,9 +8,9 @@ Output: one JSON object per input line:
                  "layers": [{"index": -1, "values": [0.1, ...]}, ...]}, ...]}
 
 Example:
-  python extract_features.py --input_file=input.txt --output_file=out.jsonl \
-    --vocab_file=$BERT/vocab.txt --bert_config_file=$BERT/bert_config.json \
-    --init_checkpoint=$BERT/bert_model.ckpt --layers=-1,-2,-3,-4 \
+  python extract_features.py --input_file=input.txt --output_file=out.jsonl \\
+    --vocab_file=$BERT/vocab.txt --bert_config_file=$BERT/bert_config.json \\
+    --init_checkpoint=$BERT/bert_model.ckpt --layers=-1,-2,-3,-4 \\
     --max_seq_length=128 --batch_size=8
 """
 
@@ -19,8 +19,10 @@ import json
 import os
 import re
 
-# Before TensorFlow is imported: keep its C++ start-up chatter out of the log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before TensorFlow is imported: keep its C++ start-up chatter (and, on CPU
+# machines, the full wheel's cuDNN/cuFFT/cuBLAS registration errors) out of
+# the log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags

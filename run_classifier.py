@@ -7,11 +7,11 @@ choices), all on the pooled [CLS] output. Tasks: the GLUE sets (cola, mnli,
 mrpc, xnli, sst2, qnli, qqp, rte, wnli, stsb), swag, and `generic` for any
 CSV / TSV / JSONL files.
 
-  python run_classifier.py --task_name=mrpc --do_train --do_eval \
-    --do_predict --data_dir=$GLUE/MRPC --vocab_file=$BERT/vocab.txt \
-    --bert_config_file=$BERT/bert_config.json \
-    --init_checkpoint=$BERT/bert_model.ckpt --max_seq_length=128 \
-    --train_batch_size=32 --learning_rate=2e-5 --num_train_epochs=3 \
+  python run_classifier.py --task_name=mrpc --do_train --do_eval \\
+    --do_predict --data_dir=$GLUE/MRPC --vocab_file=$BERT/vocab.txt \\
+    --bert_config_file=$BERT/bert_config.json \\
+    --init_checkpoint=$BERT/bert_model.ckpt --max_seq_length=128 \\
+    --train_batch_size=32 --learning_rate=2e-5 --num_train_epochs=3 \\
     --output_dir=/tmp/mrpc --export_dir=/tmp/mrpc/export
 """
 
@@ -19,8 +19,10 @@ import collections
 import json
 import os
 
-# Before TensorFlow is imported: keep its C++ start-up chatter out of the log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before TensorFlow is imported: keep its C++ start-up chatter (and, on CPU
+# machines, the full wheel's cuDNN/cuFFT/cuBLAS registration errors) out of
+# the log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
@@ -90,6 +92,14 @@ flags.DEFINE_bool("text_signature", True, "Add to the SavedModel a "
                   "tokenises them in the graph (needs tensorflow-text).")
 
 task_plumbing.register_user_error(cd.ClassifierDataError)
+# --help lists the common flags too, after this script's own.
+flags.adopt_module_key_flags(task_plumbing)
+task_plumbing.register_run_settings(
+    "classifier", model_flags=("task_name", "task_type"),
+    training_flags=("xnli_language",),
+    adopt_flags=("input_format", "text_a_column", "text_b_column",
+                 "label_column", "id_column", "choice_columns", "has_header",
+                 "quoting", "multilabel_delimiter", "multilabel_threshold"))
 
 Task = collections.namedtuple(
     "Task", ["name", "type", "labels", "num_choices", "is_pair"])
@@ -240,8 +250,10 @@ def make_processor():
 
 
 def split_path(processor, split, flag_value):
-  task_plumbing.require_flags("data_dir")
-  return os.path.join(FLAGS.data_dir, flag_value or processor.files[split])
+  if not (flag_value and os.path.isabs(flag_value)):
+    task_plumbing.require_flags("data_dir")
+  return os.path.join(FLAGS.data_dir or "", flag_value or
+                      processor.files[split])
 
 
 def resolve_task(name, processor, train_examples, any_examples):
@@ -284,9 +296,9 @@ def resolve_task(name, processor, train_examples, any_examples):
       labels, task_type):
     task_plumbing.flag_error(
         "%s holds a %s task with labels %s but this run has a %s task with "
-        "%s; use a new --output_dir" % (saved_path, saved.get("task_type"),
-                                        saved.get("labels"), task_type,
-                                        labels))
+        "%s; pass --overwrite_output_dir to replace that run, or use another "
+        "--output_dir" % (saved_path, saved.get("task_type"),
+                          saved.get("labels"), task_type, labels))
   return task, record
 
 
@@ -520,12 +532,19 @@ def run_train(estimator, task, train, features, num_steps, evaluate_fn):
 
 
 def run_predict(estimator, task, tokenizer, test, checkpoint):
+  if not test:
+    return
+  # The task's own test file keeps Google's test_results.tsv (MNLI's
+  # mismatched set test_results_mm.tsv); a --test_file's results are named
+  # after it (run_settings.output_prefix).
+  prefix = task_plumbing.prediction_prefix(
+      None if FLAGS.test_file else "test", test[0][1])
   for suffix, path, examples in test:
     features = make_features(examples, tokenizer, task, "predict" + suffix)
     outputs = predict_outputs(estimator, input_fn_for(
         features, task, "predict" + suffix, path, False,
         FLAGS.predict_batch_size), len(examples), checkpoint)
-    name = "test_results%s.tsv" % ("_" + suffix if suffix else "")
+    name = "%s_results%s.tsv" % (prefix, "_" + suffix if suffix else "")
     write_test_results(os.path.join(FLAGS.output_dir, name), task, examples,
                        outputs)
     logging.info("Predicted %d examples of %s -> %s", len(examples), path,
@@ -535,6 +554,10 @@ def run_predict(estimator, task, tokenizer, test, checkpoint):
 def main(_):
   validate_flags()
   name, processor = make_processor()
+  task_plumbing.check_run_settings(
+      task_plumbing.train_data_fingerprint(
+          [split_path(processor, "train", FLAGS.train_file)])
+      if FLAGS.do_train else None)
   bert_config, tokenizer, init_checkpoint = task_plumbing.load_model_files()
   task, record, train, dev_sets, test = prepare(processor, name, tokenizer)
 

@@ -28,10 +28,14 @@ task_plumbing applies.
 """
 
 import collections
+import hashlib
+import json
 import os
 
-# Before TensorFlow is imported: keep its C++ start-up chatter out of the log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before TensorFlow is imported: keep its C++ start-up chatter (and, on CPU
+# machines, the full wheel's cuDNN/cuFFT/cuBLAS registration errors) out of
+# the log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
@@ -60,6 +64,11 @@ flags.DEFINE_integer("num_warmup_steps", None,
                      "--warmup_proportion of --num_train_steps.")
 flags.DEFINE_integer("max_eval_steps", 100,
                      "Most eval batches; fewer if the eval data ends first.")
+
+# --help lists the common flags too, after this script's own.
+flags.adopt_module_key_flags(task_plumbing)
+task_plumbing.register_run_settings(
+    "pretraining", training_flags=("max_predictions_per_seq",))
 
 NAME_TO_LENGTH = collections.OrderedDict([
     ("input_ids", "S"), ("input_mask", "S"), ("segment_ids", "S"),
@@ -289,7 +298,9 @@ def validate_flags():
     task_plumbing.flag_error("run_pretraining.py trains and evaluates only: "
                              "--do_predict and --export_dir are not "
                              "supported")
-  task_plumbing.require_flags("input_file", "output_dir", "bert_config_file")
+  task_plumbing.require_flags("input_file", "output_dir")
+  task_plumbing.adopt_run_flags()
+  task_plumbing.require_flags("bert_config_file")
   if FLAGS.max_predictions_per_seq < 1 or FLAGS.num_train_steps < 1:
     task_plumbing.flag_error("--max_predictions_per_seq and --num_train_steps "
                              "must be >= 1")
@@ -308,9 +319,14 @@ def warmup_steps():
 
 def main(_):
   validate_flags()
+  train_files = expand_files(FLAGS.input_file, "input_file")
+  # Names and sizes, not contents: pretraining shards run to gigabytes.
+  task_plumbing.check_run_settings(hashlib.sha256(json.dumps(
+      [(os.path.basename(p), tf.io.gfile.stat(p).length)
+       for p in train_files]).encode("utf-8")).hexdigest()
+                                   if FLAGS.do_train else None)
   bert_config = task_plumbing.load_bert_config(FLAGS.max_seq_length)
   spec = feature_spec(FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
-  train_files = expand_files(FLAGS.input_file, "input_file")
   eval_files = (expand_files(FLAGS.eval_input_file, "eval_input_file")
                 if FLAGS.eval_input_file else train_files)
   for path in sorted(set(train_files[:1] + eval_files[:1])):

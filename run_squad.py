@@ -1,13 +1,13 @@
 """BERT for extractive question answering on SQuAD 1.1 and 2.0.
 
-  python run_squad.py --do_train --do_predict \
-    --train_file=train-v1.1.json --predict_file=dev-v1.1.json \
-    --vocab_file=$BERT/vocab.txt --bert_config_file=$BERT/bert_config.json \
-    --init_checkpoint=$BERT/bert_model.ckpt --max_seq_length=384 \
-    --doc_stride=128 --train_batch_size=32 --learning_rate=3e-5 \
+  python run_squad.py --do_train --do_predict \\
+    --train_file=train-v1.1.json --predict_file=dev-v1.1.json \\
+    --vocab_file=$BERT/vocab.txt --bert_config_file=$BERT/bert_config.json \\
+    --init_checkpoint=$BERT/bert_model.ckpt --max_seq_length=384 \\
+    --doc_stride=128 --train_batch_size=32 --learning_rate=3e-5 \\
     --num_train_epochs=2 --output_dir=/tmp/squad --export_dir=/tmp/squad/export
 
-  python run_squad.py --evaluate_only --predict_file=dev-v1.1.json \
+  python run_squad.py --evaluate_only --predict_file=dev-v1.1.json \\
     --predictions_file=/tmp/squad/predictions.json
 
 Reading, windowing and answer decoding live in `squad_data.py`, the official
@@ -18,8 +18,10 @@ logits, loss the mean of the two cross-entropies) and the run.
 import collections
 import os
 
-# Before TensorFlow is imported: keep its C++ start-up chatter out of the log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before TensorFlow is imported: keep its C++ start-up chatter (and, on CPU
+# machines, the full wheel's cuDNN/cuFFT/cuBLAS registration errors) out of
+# the log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
@@ -69,6 +71,14 @@ flags.DEFINE_string("na_prob_file", None,
                     "beside --predictions_file, when there).")
 
 task_plumbing.register_user_error(squad_data.SquadDataError)
+# --help lists the common flags too, after this script's own.
+flags.adopt_module_key_flags(task_plumbing)
+task_plumbing.register_run_settings(
+    "squad",
+    training_flags=("doc_stride", "max_query_length",
+                    "version_2_with_negative"),
+    adopt_flags=("n_best_size", "max_answer_length",
+                 "null_score_diff_threshold"))
 
 
 def _spec(names, max_seq_length):
@@ -238,9 +248,11 @@ def answer_options():
               null_score_diff_threshold=FLAGS.null_score_diff_threshold)
 
 
-def write_answers(output_dir, predictions, nbest, null_odds):
-  """predictions.json, nbest_predictions.json and (2.0) null_odds.json."""
-  out = lambda name: os.path.join(output_dir, name)
+def write_answers(output_dir, predictions, nbest, null_odds, prefix=""):
+  """predictions.json, nbest_predictions.json and (2.0) null_odds.json,
+  each named <prefix>_... when a prefix is given."""
+  out = lambda name: os.path.join(output_dir, prefix + "_" + name if prefix
+                                  else name)
   task_plumbing.write_json_atomic(out("predictions.json"), predictions)
   task_plumbing.write_json_atomic(out("nbest_predictions.json"), nbest)
   if FLAGS.version_2_with_negative:
@@ -249,8 +261,9 @@ def write_answers(output_dir, predictions, nbest, null_odds):
                out("predictions.json"))
 
 
-def score(articles, predictions, null_odds, source):
-  """EM/F1 (and 2.0 splits, best threshold) -> eval_results.txt/.json."""
+def score(articles, predictions, null_odds, source, prefix=""):
+  """EM/F1 (and 2.0 splits, best threshold) -> [<prefix>_]eval_results.txt
+  and .json."""
   version_2 = FLAGS.version_2_with_negative or squad_eval.is_version_2(
       articles)
   results = squad_eval.evaluate(articles, predictions, null_odds,
@@ -259,7 +272,9 @@ def score(articles, predictions, null_odds, source):
   if results.get("missing"):
     logging.warning("%d questions of %s have no prediction (scored 0)",
                     results["missing"], source)
-  return task_plumbing.write_eval_results(FLAGS.output_dir, results)
+  return task_plumbing.write_eval_results(
+      FLAGS.output_dir, results,
+      name=prefix + "_eval_results" if prefix else "eval_results")
 
 
 def read_predict_file():
@@ -282,11 +297,14 @@ def run_predict(estimator, examples, articles, tokenizer):
   results = predict_logits(estimator, features)
   predictions, nbest, null_odds = squad_data.predict_answers(
       examples, features, results, **answer_options())
-  write_answers(FLAGS.output_dir, predictions, nbest, null_odds)
+  # The first file answered keeps Google's names (predictions.json); another
+  # file's answers are named after it, never over the first one's.
+  prefix = task_plumbing.prediction_prefix("", FLAGS.predict_file)
+  write_answers(FLAGS.output_dir, predictions, nbest, null_odds, prefix)
   if articles is not None:
     score(articles, predictions,
           null_odds if FLAGS.version_2_with_negative else None,
-          FLAGS.predict_file)
+          FLAGS.predict_file, prefix)
 
 
 def export(estimator, tokenizer):
@@ -377,6 +395,9 @@ def main(_):
     evaluate_only()
     return
   validate_flags()
+  task_plumbing.check_run_settings(
+      task_plumbing.train_data_fingerprint([FLAGS.train_file])
+      if FLAGS.do_train else None)
   bert_config, tokenizer, checkpoint = task_plumbing.load_model_files()
 
   # Read and check every input before any training starts.

@@ -27,15 +27,17 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
 
+from absl import app
 from absl import flags
 from absl import logging
 import tensorflow as tf
 
+import atomic_files
 import modeling
 import optimization
+import run_settings
 import tokenization
 
 tf1 = tf.compat.v1
@@ -121,6 +123,94 @@ def define_common_flags():
   f.DEFINE_string("export_dir", None,
                   "If set, write a SavedModel for serving under this folder "
                   "(one timestamped sub-folder per export).")
+  f.DEFINE_bool("overwrite_output_dir", False,
+                "Train afresh in an output_dir that holds another run: first "
+                "remove that run's checkpoints, cached records, results and "
+                "run.json (only files the toolkit writes). Without it, a run "
+                "whose settings differ from the folder's run.json stops.")
+  f.DEFINE_string("output_prefix", None,
+                  "Prefix of the prediction files (<prefix>_predictions.txt, "
+                  "...). Default: Google's names for the first input "
+                  "predicted into output_dir, the input's file name for any "
+                  "other, so one input's results never overwrite another's.")
+  _accept_level_names(FLAGS["verbosity"])
+  app.usage = _grouped_usage
+
+
+# The common flags as --help shows them, after the script's own flags.
+COMMON_FLAG_GROUPS = (
+    ("what to do", ("do_train", "do_eval", "do_predict", "export_dir")),
+    ("model files", ("bert_config_file", "vocab_file", "init_checkpoint",
+                     "do_lower_case", "max_seq_length")),
+    ("folders", ("data_dir", "output_dir", "overwrite_output_dir",
+                 "output_prefix")),
+    ("training", ("train_batch_size", "learning_rate", "num_train_epochs",
+                  "warmup_proportion", "lr_schedule", "weight_decay_rate",
+                  "adam_bias_correction", "clip_norm",
+                  "gradient_accumulation_steps", "random_seed")),
+    ("evaluation and prediction", ("eval_batch_size", "predict_batch_size")),
+    ("checkpoints and logs", ("save_checkpoints_steps", "keep_checkpoint_max",
+                              "log_every_n_steps", "verbosity")),
+    ("TPU", ("use_tpu", "tpu_name", "tpu_zone", "gcp_project", "master",
+             "num_tpu_cores", "iterations_per_loop")),
+)
+_absl_usage = app.usage
+
+
+def _grouped_usage(shorthelp=False, writeto_stdout=False, detailed_error=None,
+                   exitcode=None):
+  """--help: the script's docstring, its own flags, then the common flags in
+  groups (absl's own flags stay behind --helpfull)."""
+  if not shorthelp:
+    return _absl_usage(shorthelp, writeto_stdout, detailed_error, exitcode)
+  out = sys.stdout if writeto_stdout else sys.stderr
+  lines = [(sys.modules["__main__"].__doc__ or "").rstrip(), ""]
+  script = os.path.basename(sys.argv[0])
+  own = sorted(FLAGS.get_flags_for_module(sys.argv[0]), key=lambda f: f.name)
+  # A script may also take a few common flags it set its own default for.
+  own = [f for f in own if all(f.name not in names
+                               for _, names in COMMON_FLAG_GROUPS)]
+  sections = [("%s flags" % script, own)]
+  for title, names in COMMON_FLAG_GROUPS:
+    group = [FLAGS[n] for n in names if n in FLAGS]
+    if group:
+      sections.append(("common flags: " + title, group))
+  for title, group in sections:
+    if not group:
+      continue
+    lines.append(title + ":")
+    FLAGS._render_flag_list(group, lines, prefix="  ")  # pylint: disable=protected-access
+    lines.append("")
+  out.write("\n".join(lines) + "\n")
+  if detailed_error is not None:
+    out.write("\n%s\n" % detailed_error)
+  if exitcode is not None:
+    sys.exit(exitcode)
+
+
+_LEVEL_NAMES = {"debug": 1, "info": 0, "warning": -1, "error": -2,
+                "fatal": -3}
+
+
+class _LevelParser(flags.IntegerParser):
+  """--verbosity as absl's integer or a level name (debug, info, ...)."""
+
+  def parse(self, argument):
+    if isinstance(argument, str) and argument.lower() in _LEVEL_NAMES:
+      return _LEVEL_NAMES[argument.lower()]
+    return super().parse(argument)
+
+
+def _accept_level_names(flag):
+  flag.parser = _LevelParser()
+  flag.help = ("Log level: debug, info (default), warning, error, or "
+               "absl's integer (1 = debug). debug also lists every "
+               "variable and where it was initialised from.")
+
+
+def debug_logging():
+  """True when --verbosity asks for debug lines."""
+  return FLAGS["verbosity"].value >= 1
 
 
 def flag_error(message):
@@ -145,13 +235,15 @@ def quiet_tensorflow():
   (examples read, loss, metrics); they are switched off, not the estimator's
   own INFO log.
   """
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   try:
     from tensorflow.python.util import deprecation  # pylint: disable=g-import-not-at-top
     deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
   except ImportError:
     pass
   tf.get_logger().setLevel("ERROR")
+  # INFO unless --verbosity says otherwise (absl applies the flag once it
+  # parses the command line, after this).
   logging.set_verbosity(logging.INFO)
   import warnings  # pylint: disable=g-import-not-at-top
   warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -208,13 +300,178 @@ def check_mode_flags(*required, nothing_to_do_hint=""):
           FLAGS.export_dir):
     flag_error("nothing to do: pass at least one of --do_train, --do_eval, "
                "--do_predict, --export_dir" + nothing_to_do_hint)
-  require_flags("output_dir", "vocab_file", "bert_config_file", *required)
+  require_flags("output_dir")
+  adopt_run_flags()
+  if not FLAGS.do_train:
+    _require_model_files()
+  require_flags("vocab_file", "bert_config_file", *required)
   if FLAGS.do_train:
     require_flags("init_checkpoint")
   if (not FLAGS.do_train and not FLAGS.init_checkpoint and
       not tf.train.latest_checkpoint(FLAGS.output_dir)):
     flag_error("%s holds no trained checkpoint: run --do_train first (same "
                "--output_dir) or pass --init_checkpoint" % FLAGS.output_dir)
+
+
+# ----------------------------------------------------------------------------
+# The run folder: settings recorded, checked and adopted (run_settings.py)
+
+
+_RUN = {"task": None, "model_flags": (), "training_flags": (),
+        "adopt_flags": (), "pending": None}
+
+
+def register_run_settings(task, model_flags=(), training_flags=(),
+                          adopt_flags=()):
+  """Names the script's task and the flags its run folder records.
+
+  Args:
+    task: e.g. "ner"; a folder trained by another task is refused.
+    model_flags: flags that shape the checkpoint (the head and its sizes);
+      every later use of the folder must agree with them.
+    training_flags: flags that shape the training run or its cached records
+      (max_seq_length is always one); a rerun that trains must agree.
+    adopt_flags: flags later runs take over when not given, unchecked
+      (e.g. a generic file's column names).
+  """
+  _RUN.update(task=task, model_flags=tuple(model_flags),
+              training_flags=tuple(training_flags),
+              adopt_flags=tuple(adopt_flags))
+
+
+def _recordable_flags():
+  return (("do_lower_case", "max_seq_length") + _RUN["model_flags"] +
+          _RUN["training_flags"] + _RUN["adopt_flags"])
+
+
+def adopt_run_flags():
+  """Evaluating, predicting or exporting from a trained output_dir: the
+  flags not given on the command line take the run's values (model files,
+  casing, max_seq_length, head), so --output_dir alone is enough. Training
+  adopts nothing: it is checked against the run instead."""
+  if FLAGS.do_train or not FLAGS.output_dir:
+    return
+  try:
+    values = run_settings.recorded_flags(FLAGS.output_dir)
+  except run_settings.RunSettingsError as e:
+    flag_error(str(e))
+  adopted = []
+  for name, value in sorted(values.items()):
+    if name not in FLAGS or FLAGS[name].present:
+      continue
+    if name not in ("vocab_file", "bert_config_file") and (
+        name not in _recordable_flags()):
+      continue
+    if FLAGS[name].value != value:
+      FLAGS[name].value = value
+      adopted.append("--%s=%s" % (name, value))
+  if adopted:
+    logging.info("From %s: %s", os.path.join(FLAGS.output_dir,
+                                             run_settings.RUN_FILE),
+                 " ".join(adopted))
+
+
+def _require_model_files():
+  missing = [n for n in ("vocab_file", "bert_config_file")
+             if n in FLAGS and not getattr(FLAGS, n)]
+  if missing:
+    flag_error("missing required flag(s): %s (%s has no %s of a training "
+               "run to take them from)" % (
+                   ", ".join("--" + n for n in missing), FLAGS.output_dir,
+                   run_settings.RUN_FILE))
+
+
+def _settings_now(train_data):
+  """(model, training) settings of this run, for run.json."""
+  model = {"task": _RUN["task"]}
+  if FLAGS.bert_config_file and os.path.isfile(FLAGS.bert_config_file):
+    try:
+      with open(FLAGS.bert_config_file, encoding="utf-8") as f:
+        model["bert_config"] = json.load(f)
+    except ValueError:
+      pass  # load_bert_config reports it.
+  if "vocab_file" in FLAGS and FLAGS.vocab_file and os.path.isfile(
+      FLAGS.vocab_file):
+    model["vocab_sha256"] = file_fingerprint(FLAGS.vocab_file)
+    model["do_lower_case"] = FLAGS.do_lower_case
+  for name in _RUN["model_flags"]:
+    model[name] = FLAGS[name].value
+  training = {"max_seq_length": FLAGS.max_seq_length}
+  for name in _RUN["training_flags"]:
+    training[name] = FLAGS[name].value
+  if train_data is not None:
+    training["train_data"] = train_data
+  return model, training
+
+
+def train_data_fingerprint(paths):
+  """One sha256 over the contents of the training files (in order)."""
+  digest = hashlib.sha256()
+  for path in paths:
+    if not os.path.isfile(path):
+      return None  # the reader reports it
+    digest.update(file_fingerprint(path).encode("ascii"))
+  return digest.hexdigest()
+
+
+def check_run_settings(train_data=None):
+  """Before any work: the output_dir's run and this one must agree.
+
+  With --do_train --overwrite_output_dir the old run's files are removed
+  first. Otherwise a folder whose run.json differs in any setting is refused
+  with one line naming each difference. The settings are written to run.json
+  only when training starts (record_run), once every input has passed its
+  checks.
+
+  Args:
+    train_data: train_data_fingerprint of the training files, when training.
+  """
+  model, training = _settings_now(train_data)
+  output_dir = FLAGS.output_dir
+  if FLAGS.do_train and FLAGS.overwrite_output_dir:
+    removed = run_settings.remove_run(output_dir)
+    if removed:
+      logging.info("--overwrite_output_dir: removed %d files of the previous "
+                   "run from %s", len(removed), output_dir)
+  else:
+    try:
+      run_settings.check(output_dir, model, training, FLAGS.do_train)
+    except run_settings.RunSettingsError as e:
+      flag_error(str(e))
+    if (FLAGS.do_train and tf.train.latest_checkpoint(output_dir) and
+        not (run_settings.load(output_dir) or {}).get("model")):
+      logging.warning("%s holds checkpoints but no %s (an older toolkit "
+                      "wrote it): its settings cannot be checked against "
+                      "this run's", output_dir, run_settings.RUN_FILE)
+  _RUN["pending"] = (model, training)
+
+
+def record_run():
+  """Writes run.json and copies bert_config.json / vocab.txt (training)."""
+  model, training = _RUN["pending"] or _settings_now(None)
+  tf.io.gfile.makedirs(FLAGS.output_dir)
+  run_settings.record_training(
+      FLAGS.output_dir, _RUN["task"], model, training,
+      {name: FLAGS[name].value for name in _recordable_flags()},
+      FLAGS.bert_config_file,
+      FLAGS.vocab_file if "vocab_file" in FLAGS else None)
+
+
+def prediction_prefix(default, source):
+  """The prefix of the files predicted from `source` (see --output_prefix
+  and run_settings.output_prefix): `default` for the task's own input, the
+  file's stem for any other (default None)."""
+  if FLAGS.output_prefix:
+    run_settings.claim_prefix(FLAGS.output_dir, FLAGS.output_prefix, source)
+    return FLAGS.output_prefix
+  prefix = run_settings.output_prefix(FLAGS.output_dir, default, source)
+  wanted = run_settings.file_stem(source) if default is None else default
+  if prefix != wanted:
+    logging.info("%s holds the predictions of another input under %s: "
+                 "those of %s are named %s_*", FLAGS.output_dir,
+                 wanted + "_*" if wanted else "the default names", source,
+                 prefix)
+  return prefix
 
 
 def load_model_files():
@@ -339,9 +596,7 @@ def write_tfrecord(features, spec, path):
     Number of records written.
   """
   directory = os.path.dirname(path) or "."
-  tf.io.gfile.makedirs(directory)
-  fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-  os.close(fd)
+  tmp_path = atomic_files.make_temp_file(directory)
   count = 0
   try:
     with tf.io.TFRecordWriter(tmp_path) as writer:
@@ -355,13 +610,8 @@ def write_tfrecord(features, spec, path):
   return count
 
 
-def file_fingerprint(path):
-  """Content hash of a file, for cache keys."""
-  digest = hashlib.sha256()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
+# Content hash (sha256 hex) of a file, for cache keys and run.json.
+file_fingerprint = run_settings.sha256_of_file
 
 
 def cached_tfrecord(output_dir, name, key, build_features, spec,
@@ -407,23 +657,10 @@ def cached_tfrecord(output_dir, name, key, build_features, spec,
   return path, count
 
 
-def write_json_atomic(path, data):
-  write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True,
-                                     ensure_ascii=False) + "\n")
-
-
-def write_text_atomic(path, text):
-  """Writes a text file via a temp file and a rename: never half-written."""
-  directory = os.path.dirname(path) or "."
-  tf.io.gfile.makedirs(directory)
-  fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(tmp_path, path)
-  finally:
-    if os.path.exists(tmp_path):
-      os.remove(tmp_path)
+# Atomic, umask-respecting writers (kept here too: scripts call them as
+# task_plumbing.write_*_atomic).
+write_json_atomic = atomic_files.write_json_atomic
+write_text_atomic = atomic_files.write_text_atomic
 
 
 def name_to_features(spec):
@@ -512,13 +749,19 @@ def num_train_steps(num_examples, batch_size, num_epochs, warmup_proportion):
   return max(steps, 1), int(steps * warmup_proportion)
 
 
-def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True):
-  """Sets initialisers from the checkpoint and logs every trainable variable.
+def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True,
+                         own_checkpoint=None):
+  """Sets initialisers from the checkpoint and says, in one line, where the
+  trainable variables come from.
 
   Args:
     init_checkpoint: checkpoint prefix or None.
     use_tpu: initialise inside a scaffold_fn, as TPUs need.
-    log_variables: log each variable (training) or only the summary line.
+    log_variables: log the summary line (training graphs); each variable's
+      own line comes only with --verbosity=debug.
+    own_checkpoint: the run's own latest checkpoint, when output_dir has one.
+      The estimator restores every variable from it, so --init_checkpoint
+      is not read at all.
 
   Returns:
     scaffold_fn for TPUEstimatorSpec (None when not on TPU).
@@ -526,7 +769,7 @@ def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True):
   tvars = tf1.trainable_variables()
   initialized = {}
   scaffold_fn = None
-  if init_checkpoint:
+  if init_checkpoint and not own_checkpoint:
     assignment_map, initialized = (
         modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint))
     if use_tpu:
@@ -536,19 +779,31 @@ def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True):
       scaffold_fn = tpu_scaffold
     else:
       tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
-  if log_variables:
-    logging.info("**** Trainable Variables ****")
-    for var in tvars:
-      note = ", *INIT_FROM_CKPT*" if var.name in initialized else ""
-      logging.info("  name = %s, shape = %s%s", var.name, var.shape, note)
   if not log_variables:
     return scaffold_fn
-  num_init = sum(1 for v in tvars if v.name in initialized)
-  logging.info("%d of %d trainable variables (%s parameters) initialised from "
-               "%s", num_init, len(tvars),
-               "{:,}".format(modeling.count_parameters(tvars)),
-               init_checkpoint or "no --init_checkpoint (the run's own "
-               "checkpoints restore them)")
+  source = own_checkpoint or init_checkpoint
+  for var in tvars:
+    note = (", *RESTORED*" if own_checkpoint else
+            ", *INIT_FROM_CKPT*" if var.name in initialized else "")
+    logging.debug("  name = %s, shape = %s%s", var.name, var.shape, note)
+  parameters = "{:,}".format(modeling.count_parameters(tvars))
+  if own_checkpoint:
+    logging.info("%d trainable variables (%s parameters) restored from the "
+                 "run's own checkpoint %s", len(tvars), parameters,
+                 own_checkpoint)
+    return scaffold_fn
+  fresh = [v.name for v in tvars if v.name not in initialized]
+  if not source:
+    logging.info("%d trainable variables (%s parameters), all newly "
+                 "initialised (no --init_checkpoint)", len(tvars), parameters)
+    return scaffold_fn
+  shown = ", ".join(fresh[:12]) + (", and %d more" % (len(fresh) - 12)
+                                   if len(fresh) > 12 else "")
+  logging.info("%d of %d trainable variables (%s parameters) initialised "
+               "from %s%s", len(tvars) - len(fresh), len(tvars), parameters,
+               source, "; newly initialised: " + shown if fresh else "")
+  if not debug_logging():
+    logging.info("(--verbosity=debug lists every variable)")
   return scaffold_fn
 
 
@@ -615,8 +870,11 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
       of [B, C, S] to [B*C, S]; head_fn still gets the original features.
   """
 
-  def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
+  def model_fn(features, labels, mode, params, config=None):  # pylint: disable=unused-argument
     is_training = mode == tf.estimator.ModeKeys.TRAIN
+    own = None
+    if config is not None and config.model_dir:
+      own = tf.train.latest_checkpoint(config.model_dir)
     inputs = features_fn(features) if features_fn else features
     model = modeling.BertModel(
         config=bert_config,
@@ -627,7 +885,8 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
         use_one_hot_embeddings=use_tpu)
     out = head_fn(model, features, mode, params)
     scaffold_fn = init_from_checkpoint(init_checkpoint, use_tpu,
-                                       log_variables=is_training)
+                                       log_variables=is_training,
+                                       own_checkpoint=own)
     spec_cls = tf1.estimator.tpu.TPUEstimatorSpec
 
     if mode == tf.estimator.ModeKeys.TRAIN:
@@ -693,14 +952,16 @@ def make_estimator(model_fn, params=None):
 
 
 def log_resume_point(output_dir, max_steps):
-  """Says where training starts when output_dir holds checkpoints already.
+  """Records the run (run.json, model files) as training starts, and says
+  where it starts when output_dir holds checkpoints already.
 
   The estimator then restores every variable from the run's own last
-  checkpoint (--init_checkpoint is not used), and trains on from its step.
+  checkpoint (--init_checkpoint is not read), and trains on from its step.
 
   Returns:
     The global step training starts from (0 for a fresh run).
   """
+  record_run()
   latest = tf.train.latest_checkpoint(output_dir)
   if not latest:
     return 0
@@ -709,14 +970,13 @@ def log_resume_point(output_dir, max_steps):
     logging.info("%s is at global step %d of %d: nothing left to train",
                  latest, step, max_steps)
   else:
-    logging.info("Resuming training from %s (global step %d of %d); its "
-                 "variables replace those of --init_checkpoint", latest, step,
-                 max_steps)
+    logging.info("Resuming training from %s (global step %d of %d)",
+                 latest, step, max_steps)
   return step
 
 
 def export_saved_model(estimator, export_dir, max_seq_length,
-                       checkpoint_path=None, receiver_fn=None):
+                       checkpoint_path=None, receiver_fn=None, log=True):
   """Writes a SavedModel whose `serving_default` takes ids, no labels.
 
   Inputs: int32 `input_ids`, `input_mask`, `segment_ids`, each [B, S]. The
@@ -725,6 +985,8 @@ def export_saved_model(estimator, export_dir, max_seq_length,
 
   A task with other inputs (multiple choice's [B, C, S], a raw-text
   signature) passes its own `receiver_fn` returning a ServingInputReceiver.
+  A caller that moves the result elsewhere passes log=False and logs the
+  final path itself.
 
   Returns:
     The path of the new timestamped SavedModel folder.
@@ -742,7 +1004,8 @@ def export_saved_model(estimator, export_dir, max_seq_length,
                                       checkpoint_path=checkpoint_path)
   if isinstance(path, bytes):
     path = path.decode("utf-8")
-  logging.info("Exported SavedModel to %s", path)
+  if log:
+    logging.info("Exported SavedModel to %s", path)
   return path
 
 

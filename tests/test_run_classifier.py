@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import sys
 
 import numpy as np
@@ -506,3 +507,35 @@ def test_bad_input_fails_with_file_and_line(tmp_path, data_root, tiny_bert,
   last = helpers.last_line(proc)
   assert last.startswith("error: %s:%d: %s" % (path, line, message)), last
   assert not glob.glob(os.path.join(out, "*"))  # Nothing written.
+
+
+def test_predict_and_export_from_the_run_folder_alone(runs, data_root,
+                                                      tmp_path):
+  """No model flags: they come from the run's run.json and its copies of the
+  model files. Another test file gets results of its own."""
+  out = str(tmp_path / "mrpc")
+  shutil.copytree(runs["mrpc"]["out"], out)
+  data = os.path.join(data_root, "mrpc")
+  first = read_text(os.path.join(out, "test_results.tsv"))
+  os.remove(os.path.join(out, "test_results.tsv"))
+  helpers.assert_ok(run_classifier(["--do_predict", "--data_dir=" + data,
+                                    "--output_dir=" + out]))
+  assert read_text(os.path.join(out, "test_results.tsv")) == first
+
+  other = str(tmp_path / "other.tsv")
+  shutil.copy(os.path.join(data, "test.tsv"), other)
+  helpers.assert_ok(run_classifier(["--do_predict", "--test_file=" + other,
+                                    "--output_dir=" + out]))
+  assert read_text(os.path.join(out, "other_results.tsv")) == first
+  assert read_text(os.path.join(out, "test_results.tsv")) == first
+
+  export = str(tmp_path / "export")
+  proc = run_classifier(["--export_dir=" + export, "--output_dir=" + out])
+  helpers.assert_ok(proc)
+  assert "serve_text" in proc.stderr
+  assert saved_model_path(export)
+
+  proc = run_classifier(["--do_predict", "--task_name=sst2",
+                         "--data_dir=" + data, "--output_dir=" + out])
+  helpers.assert_one_line_error(
+      proc, "task_name: mrpc in this output_dir, sst2 now", returncode=2)

@@ -8,6 +8,8 @@ so two of them cannot share the test process.
 import glob
 import json
 import os
+import re
+import shutil
 
 import pytest
 
@@ -91,7 +93,8 @@ def test_train_predict_evaluate(squad_run):
   assert "1 skipped (answer text not at its offset)" in log
   assert "id bad" in log
   assert "windows without the answer -> [CLS]" in log
-  assert "INIT_FROM_CKPT" in log and "examples/sec" in log
+  assert re.search(r"\d+ of \d+ trainable variables \([\d,]+ parameters\) "
+                   r"initialised from ", log) and "examples/sec" in log
   ids = question_ids(squad_run["dev"])
   predictions = read_json(os.path.join(out, "predictions.json"))
   assert sorted(predictions) == sorted(ids)
@@ -281,3 +284,26 @@ def test_training_steps_match_transformers(minilm_dir, minilm_tf_dir,
   assert len(ours) == len(theirs) == 7  # 6 steps, then batch 1 re-scored
   assert report["max_abs_diff"] < 2e-3, (ours, theirs)
   assert ours[-1] < ours[0] - 0.05  # training lowered batch 1's loss
+
+
+def test_predict_from_the_run_folder_alone(squad_run, tmp_path):
+  """--predict_file and --output_dir are enough; another file's answers are
+  named after it and leave the first file's alone."""
+  out = str(tmp_path / "out")
+  shutil.copytree(squad_run["out"], out)
+  first = read_json(os.path.join(out, "predictions.json"))
+  proc = run_script(["--do_predict", "--predict_file=" + squad_run["dev"],
+                     "--output_dir=" + out])
+  assert "--max_seq_length=%d" % MAX_SEQ_LENGTH in proc.stderr
+  assert read_json(os.path.join(out, "predictions.json")) == first
+  assert read_json(os.path.join(out, "nbest_predictions.json")) == read_json(
+      os.path.join(squad_run["out"], "nbest_predictions.json"))
+
+  other = str(tmp_path / "dev2.json")
+  shutil.copy(squad_run["dev"], other)
+  run_script(["--do_predict", "--predict_file=" + other,
+              "--output_dir=" + out])
+  assert read_json(os.path.join(out, "dev2_predictions.json")) == first
+  assert read_json(os.path.join(out, "dev2_eval_results.json"))["total"] == (
+      read_json(os.path.join(out, "eval_results.json"))["total"])
+  assert read_json(os.path.join(out, "predictions.json")) == first
