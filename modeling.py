@@ -500,7 +500,7 @@ def embedding_postprocessor(input_tensor,
     # than a gather on TPU and no slower elsewhere.
     flat_token_type_ids = tf.reshape(token_type_ids, [-1])
     one_hot_ids = tf.one_hot(flat_token_type_ids, depth=token_type_vocab_size,
-                             dtype=token_type_table.dtype)
+                             dtype=token_type_table.dtype.base_dtype)
     token_type_embeddings = tf.matmul(one_hot_ids, token_type_table)
     output += tf.reshape(token_type_embeddings,
                          [batch_size, seq_length, width])
