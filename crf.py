@@ -76,7 +76,9 @@ def crf_binary_score(tag_indices, sequence_lengths, transition_params):
   # Pair (t-1, t) is real when position t is real: mask[:, 1:].
   flat_pairs = tags[:, :-1] * num_tags + tags[:, 1:]
   scores = tf.gather(tf.reshape(transition_params, [-1]), flat_pairs)
-  pair_mask = tf.cast(mask[:, 1:], transition_params.dtype)
+  # A variable in TF1 mode has dtype float32_ref; NumPy arrays are accepted.
+  pair_mask = tf.cast(mask[:, 1:],
+                      tf.as_dtype(transition_params.dtype).base_dtype)
   return tf.reduce_sum(scores * pair_mask, axis=1)
 
 
@@ -225,6 +227,70 @@ def crf_decode(potentials, transition_params, sequence_lengths):
   best_score = tf.where(sequence_lengths > 0, best_score,
                         tf.zeros_like(best_score))
   return tags * mask, best_score
+
+
+# Added to the score of a forbidden start, transition or end. Finite, so no
+# NaN or inf arises; large enough that any path with a forbidden step scores
+# below every allowed path (scores of real paths are nowhere near 1e29).
+_FORBIDDEN = -1e30
+
+
+def crf_constrained_decode(potentials, transition_params, sequence_lengths,
+                           allowed_transitions, allowed_start=None,
+                           allowed_end=None):
+  """Viterbi decoding restricted to the allowed tag paths.
+
+  The best path among those whose every transition, first tag and last tag
+  is allowed (e.g. no I-PER after O in BIO); see
+  ner_metrics.allowed_transitions for the masks of a tag scheme. With zero
+  transition_params and log-probabilities as potentials it is the most
+  probable valid path of a softmax tagger.
+
+  Args:
+    potentials: float Tensor [B, T, C] of unary scores.
+    transition_params: float Tensor [C, C] (zeros for a softmax tagger).
+    sequence_lengths: int Tensor [B].
+    allowed_transitions: bool Tensor or array [C, C]; [i, j] True if tag j
+      may follow tag i.
+    allowed_start: None (any tag may start), or bool [C] or [B, C]: the tags
+      each sequence may start with.
+    allowed_end: None, or bool [C] or [B, C]: the tags each sequence may end
+      with (at position length - 1).
+
+  Returns:
+    decode_tags: int32 Tensor [B, T], 0 at padded positions.
+    best_score: float Tensor [B], the score of that path (transition_params
+      included, masks not, when an allowed path exists); 0 for length 0.
+  """
+  potentials = tf.convert_to_tensor(potentials)
+  dtype = potentials.dtype.base_dtype
+
+  def penalty(allowed):
+    allowed = tf.cast(allowed, tf.bool)
+    return tf.where(allowed, tf.zeros_like(allowed, dtype),
+                    tf.fill(tf.shape(allowed), tf.constant(_FORBIDDEN, dtype)))
+
+  transitions = tf.cast(transition_params, dtype) + penalty(
+      allowed_transitions)
+  sequence_lengths = tf.cast(sequence_lengths, tf.int32)
+  max_len = tf.shape(potentials)[1]
+  positions = tf.range(max_len)[tf.newaxis, :, tf.newaxis]  # [1, T, 1]
+  for allowed, position in ((allowed_start, tf.zeros_like(sequence_lengths)),
+                            (allowed_end, sequence_lengths - 1)):
+    if allowed is None:
+      continue
+    pen = penalty(allowed)
+    if pen.shape.rank == 1:
+      pen = pen[tf.newaxis]
+    # The [B or 1, C] penalty lands at one position of each sequence.
+    at = tf.equal(positions, position[:, tf.newaxis, tf.newaxis])  # [B, T, 1]
+    potentials += tf.where(at, pen[:, tf.newaxis, :],
+                           tf.zeros_like(pen[:, tf.newaxis, :]))
+  tags, _ = crf_decode(potentials, transitions, sequence_lengths)
+  # The score without the masks' penalties (they are 0 on an allowed path).
+  best_score = crf_sequence_score(potentials, tags, sequence_lengths,
+                                  tf.cast(transition_params, dtype))
+  return tags, best_score
 
 
 def _backtrack(backpointers, last_tag, max_len):

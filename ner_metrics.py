@@ -266,6 +266,51 @@ def validate_tags(tags, scheme="IOB2"):
   return None
 
 
+def allowed_transitions(labels, scheme="IOB2"):
+  """Which tag paths `scheme` allows, as start / transition / end masks.
+
+  Every rule of `validate_tags` links only neighbouring tags, so a path
+  t_0 .. t_{T-1} passes `validate_tags` exactly when start[t_0], every
+  transitions[t_{i-1}][t_i] and end[t_{T-1}] are True. Constrained decoding
+  (run_ner.py's --constrained_decoding) runs Viterbi with the False entries
+  masked, so it never emits a path the scheme forbids. A label whose prefix
+  the scheme does not use (e.g. E-PER under IOB2) is never allowed.
+
+  Args:
+    labels: list of C tag strings (id = position), e.g. LabelMap.labels.
+    scheme: 'IOB1', 'IOB2'/'BIO' or 'IOBES'/'BIOES'.
+
+  Returns:
+    (start, transitions, end): a list of C bools (may the path start with
+    tag j), a C x C list of lists of bools ([i][j]: may tag j follow tag i)
+    and a list of C bools (may the path end with tag i). E.g. under IOB2
+    start['I-PER'] and transitions['O']['I-PER'] are False; under IOBES
+    also end['B-PER'] and transitions['B-PER']['O'].
+  """
+  scheme = _canonical_scheme(scheme)
+  parts = [split_tag(tag) for tag in labels]
+  known = [tag == "O" or prefix in _PREFIXES[scheme]
+           for tag, (prefix, _) in zip(labels, parts)]
+
+  def needs_successor(part):
+    # IOBES closes every entity with E or S: B and I must be continued.
+    return scheme == "IOBES" and part[0] in ("B", "I")
+
+  def may_follow(prev, cur):
+    if _bad_before(cur[0], cur[1], prev, scheme):
+      return False
+    return not needs_successor(prev) or (cur[0] in ("I", "E") and
+                                         cur[1] == prev[1])
+
+  start = [ok and may_follow(("O", ""), part)
+           for ok, part in zip(known, parts)]
+  transitions = [[ok_i and ok_j and may_follow(part_i, part_j)
+                  for ok_j, part_j in zip(known, parts)]
+                 for ok_i, part_i in zip(known, parts)]
+  end = [ok and not needs_successor(part) for ok, part in zip(known, parts)]
+  return start, transitions, end
+
+
 def _join(prefix, type_):
   return prefix + "-" + type_ if type_ else prefix
 

@@ -5,11 +5,11 @@ Data (`--data_dir`): `train.txt`, `dev.txt`, `test.txt` as CoNLL columns
 char-per-line files for Chinese. `--predict_file` may also hold raw text,
 one sentence per line (`--predict_format=raw`).
 
-  python run_ner.py --do_train --do_eval --do_predict \
-    --data_dir=$DATA --vocab_file=$BERT/vocab.txt \
-    --bert_config_file=$BERT/bert_config.json \
-    --init_checkpoint=$BERT/bert_model.ckpt --max_seq_length=128 \
-    --train_batch_size=32 --learning_rate=5e-5 --num_train_epochs=3 \
+  python run_ner.py --do_train --do_eval --do_predict \\
+    --data_dir=$DATA --vocab_file=$BERT/vocab.txt \\
+    --bert_config_file=$BERT/bert_config.json \\
+    --init_checkpoint=$BERT/bert_model.ckpt --max_seq_length=128 \\
+    --train_batch_size=32 --learning_rate=5e-5 --num_train_epochs=3 \\
     --use_crf --output_dir=/tmp/ner --export_dir=/tmp/ner/export
 
 The loss and predictions sit on the first word piece of each word; padding
@@ -22,8 +22,10 @@ import collections
 import json
 import os
 
-# Before TensorFlow is imported: keep its C++ start-up chatter out of the log.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before TensorFlow is imported: keep its C++ start-up chatter (and, on CPU
+# machines, the full wheel's cuDNN/cuFFT/cuBLAS registration errors) out of
+# the log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
@@ -69,6 +71,14 @@ flags.DEFINE_string("labels_file", None,
 flags.DEFINE_bool("use_crf", False,
                   "CRF on top of the token scores: trained by its "
                   "log-likelihood, decoded by Viterbi.")
+flags.DEFINE_bool("constrained_decoding", True,
+                  "Decode only tag sequences that --tag_scheme allows (no "
+                  "I-ORG after O or B-PER): Viterbi over the words' "
+                  "log-probabilities (softmax) or scores plus transitions "
+                  "(CRF) with the forbidden starts, transitions and (IOBES) "
+                  "ends masked. On by default, since the scheme's rules "
+                  "hold for every real sentence; --noconstrained_decoding "
+                  "gives the plain argmax / unconstrained Viterbi.")
 flags.DEFINE_integer("lstm_size", 0,
                      "Units of each direction of a BiLSTM under the output "
                      "layer; 0 means no BiLSTM.")
@@ -85,6 +95,13 @@ flags.DEFINE_integer("doc_stride", 0,
                      "0 means half the window.")
 
 task_plumbing.register_user_error(ner_data.NerDataError)
+# --help lists the common flags too, after this script's own.
+flags.adopt_module_key_flags(task_plumbing)
+task_plumbing.register_run_settings(
+    "ner",
+    model_flags=("use_crf", "lstm_size", "lstm_layers", "layer_fusion",
+                 "tag_scheme"),
+    training_flags=("truncate", "doc_stride", "tag_column"))
 
 FEATURE_SPEC = collections.OrderedDict([
     ("input_ids", ("int", None)), ("input_mask", ("int", None)),
@@ -219,6 +236,36 @@ def token_scores(model, features, is_training, bert_config, num_labels,
                               bert_config.initializer_range, "output")
 
 
+def constrained_viterbi(word_scores, transitions, num_words, label_mask,
+                        constraints):
+  """Best tag path of each window among those the tag scheme allows.
+
+  The start mask applies where the window holds its sentence's first word
+  (label_mask 1 right after [CLS]); a later window of a long sentence
+  starts mid-sentence, where an I- may continue the window before. The end
+  mask (IOBES) applies at each window's last word: exact for sentences that
+  fit in one window, while the seam between two windows is not constrained.
+
+  Args:
+    word_scores: float [B, S, C] per-word scores, compacted (see compact).
+    transitions: float [C, C] transition scores (zeros for softmax).
+    num_words: int [B] words per window.
+    label_mask: int [B, S] as in the features (not compacted).
+    constraints: (start [C], transitions [C][C], end [C]) lists of bools,
+      from ner_metrics.allowed_transitions.
+  Returns:
+    int32 [B, S] compacted tag ids, 0 past num_words.
+  """
+  start, allowed, end = (np.array(m, dtype=bool) for m in constraints)
+  # [B, C]: a window not at its sentence's start may begin with any tag.
+  mid_sentence = tf.not_equal(label_mask[:, 1:2], 1)
+  allowed_start = tf.logical_or(mid_sentence, tf.constant(start)[tf.newaxis])
+  tags, _ = crf.crf_constrained_decode(
+      tf.cast(word_scores, tf.float32), transitions, num_words, allowed,
+      allowed_start, None if end.all() else end)
+  return tags
+
+
 def ner_head(bert_config, num_labels, pos_indices, options):
   """Returns the head_fn: token scores, loss, decoding and metrics.
 
@@ -227,7 +274,9 @@ def ner_head(bert_config, num_labels, pos_indices, options):
     num_labels: C, the number of tags.
     pos_indices: tag ids counted by the token-level metrics (all but 'O').
     options: dict with use_crf, lstm_size, lstm_layers, layer_fusion,
-      head_dropout.
+      head_dropout, and optionally constraints: None, or the (start,
+      transitions, end) masks of ner_metrics.allowed_transitions, which
+      restrict decoding to the tag paths the scheme allows.
   Features carry label_mask (1 at the first piece of each word a window
   owns): from the TFRecords, or from the serving receiver.
   """
@@ -238,14 +287,29 @@ def ner_head(bert_config, num_labels, pos_indices, options):
     with tf1.variable_scope("ner"):
       logits = token_scores(model, features, is_training, bert_config,
                             num_labels, options)  # [B, S, C]
-      if options["use_crf"]:
-        # The CRF runs over words: first pieces gathered to the front.
+      constraints = options.get("constraints")
+      if options["use_crf"] or constraints:
+        # The CRF and constrained decoding run over words: first pieces
+        # gathered to the front.
         word_logits, order = compact(logits, label_mask)
         num_words = tf.reduce_sum(label_mask, axis=1)
+      if options["use_crf"]:
         transitions = tf1.get_variable(
             "transitions", [num_labels, num_labels],
             initializer=tf1.glorot_uniform_initializer())
-        word_tags, _ = crf.crf_decode(word_logits, transitions, num_words)
+        if constraints:
+          word_tags = constrained_viterbi(word_logits, transitions, num_words,
+                                          label_mask, constraints)
+        else:
+          word_tags, _ = crf.crf_decode(word_logits, transitions, num_words)
+        predicted = uncompact(word_tags, order)
+      elif constraints:
+        # The most probable allowed path: Viterbi over log-probabilities
+        # with no transition scores, only the scheme's masks.
+        word_tags = constrained_viterbi(
+            tf.nn.log_softmax(tf.cast(word_logits, tf.float32)),
+            tf.zeros([num_labels, num_labels]), num_words, label_mask,
+            constraints)
         predicted = uncompact(word_tags, order)
       else:
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
@@ -323,8 +387,11 @@ def build_label_map(train_examples):
     previous = ner_data.LabelMap.load(saved)
     if previous.labels != label_map.labels:
       task_plumbing.flag_error(
-          "%s holds labels %s but this run has %s; use a new --output_dir"
-          % (saved, previous.labels, label_map.labels))
+          "%s holds a run with other labels (labels: %s in this output_dir, "
+          "%s now; pass --overwrite_output_dir to replace that run, or use "
+          "another --output_dir)" % (FLAGS.output_dir,
+                                     " ".join(previous.labels),
+                                     " ".join(label_map.labels)))
   logging.info("%d labels: %s", len(label_map), " ".join(label_map.labels))
   return label_map
 
@@ -442,10 +509,14 @@ def entity_results(examples, tags, scheme):
 # Main
 
 
-def head_options():
+def head_options(label_map):
+  constraints = None
+  if FLAGS.constrained_decoding:
+    constraints = ner_metrics.allowed_transitions(label_map.labels,
+                                                  FLAGS.tag_scheme)
   return dict(use_crf=FLAGS.use_crf, lstm_size=FLAGS.lstm_size,
               lstm_layers=FLAGS.lstm_layers, layer_fusion=FLAGS.layer_fusion,
-              head_dropout=FLAGS.head_dropout)
+              head_dropout=FLAGS.head_dropout, constraints=constraints)
 
 
 def validate_flags():
@@ -512,14 +583,19 @@ def run_predict(estimator, split, tokenizer, label_map, scheme):
   features = make_features(split.examples, tokenizer, label_map, "predict")
   tags = predict_tags(estimator, split.examples, features, "predict",
                       split.path, label_map)
-  write_predictions(split.examples, tags, scheme, FLAGS.output_dir)
-  logging.info("Tagged %d sentences from %s; wrote test_predictions.txt and "
-               "test_entities.jsonl to %s", len(split.examples), split.path,
-               FLAGS.output_dir)
+  # data_dir's test file keeps Google's test_* names; --predict_file's
+  # results are named after it.
+  prefix = task_plumbing.prediction_prefix(
+      None if FLAGS.predict_file else "test", split.path)
+  write_predictions(split.examples, tags, scheme, FLAGS.output_dir,
+                    prefix=prefix)
+  logging.info("Tagged %d sentences from %s; wrote %s_predictions.txt and "
+               "%s_entities.jsonl to %s", len(split.examples), split.path,
+               prefix, prefix, FLAGS.output_dir)
   if all(e.labels is not None for e in split.examples):
     task_plumbing.write_eval_results(
         FLAGS.output_dir, entity_results(split.examples, tags, scheme),
-        name="test_results")
+        name=prefix + "_results")
 
 
 def serving_receiver_fn(max_seq_length, word_starts):
@@ -555,6 +631,9 @@ def run_export(estimator, label_map, vocab):
 
 def main(_):
   validate_flags()
+  task_plumbing.check_run_settings(
+      task_plumbing.train_data_fingerprint([data_path(FLAGS.train_file)])
+      if FLAGS.do_train else None)
   bert_config, tokenizer, checkpoint = task_plumbing.load_model_files()
   inputs, label_map = read_inputs()
 
@@ -567,7 +646,8 @@ def main(_):
         len(train_features), FLAGS.train_batch_size, FLAGS.num_train_epochs,
         FLAGS.warmup_proportion)
   pos_indices = [i for i, label in enumerate(label_map.labels) if label != "O"]
-  head = ner_head(bert_config, len(label_map), pos_indices, head_options())
+  head = ner_head(bert_config, len(label_map), pos_indices,
+                  head_options(label_map))
   estimator = task_plumbing.make_estimator(task_plumbing.model_fn_builder(
       bert_config, head, checkpoint, FLAGS.learning_rate, num_steps,
       num_warmup, FLAGS.use_tpu,

@@ -9,7 +9,12 @@ three ways, with the same data, hyper-parameters and sequence length:
 
 and scores dev and test by entity-level F1 (seqeval's default, conlleval
 mode, for every side; run_ner.py's own ner_metrics figures are kept next to
-them as a cross-check). Optionally (`msra`) fine-tunes ours on a subset of
+them as a cross-check). Each side is scored with and without constrained
+decoding (issue 11: no tag path BIO forbids, e.g. I-MISC after B-ORG), with
+the count of impossible I- tags: ours by predicting twice with the trained
+checkpoint (--constrained_decoding, the default, then
+--noconstrained_decoding), transformers by argmax and by the same Viterbi
+over its per-word log-probabilities in NumPy. Optionally (`msra`) fine-tunes ours on a subset of
 MSRA Chinese NER and scores its test set.
 
 Stages (run in this order by `all`; each writes JSON under --work_dir):
@@ -127,6 +132,38 @@ def write_subset(source, out_path, size, seed):
 # Scoring (seqeval, conlleval mode) of CoNLL-column prediction files
 
 
+def impossible_i_tags(tag_rows):
+  """I-X tags that BIO forbids: not after B-X or I-X (sentence start too)."""
+  count = 0
+  for tags in tag_rows:
+    previous = "O"
+    for tag in tags:
+      if tag.startswith("I-") and not (previous[:2] in ("B-", "I-") and
+                                       previous[2:] == tag[2:]):
+        count += 1
+      previous = tag
+  return count
+
+
+def constrained_path(log_probs, masks):
+  """Most probable tag path of one sentence that the scheme allows.
+
+  The NumPy twin of run_ner's constrained decoding: Viterbi over per-word
+  log-probabilities [L, C] with no transition scores, the forbidden starts,
+  transitions and ends of `masks` (ner_metrics.allowed_transitions) scored
+  -1e30.
+  """
+  import crf  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  start, transitions, end = (np.array(m, dtype=bool) for m in masks)
+  forbidden = -1e30
+  scores = np.array(log_probs, np.float64)
+  scores[0] += np.where(start, 0.0, forbidden)
+  scores[-1] += np.where(end, 0.0, forbidden)
+  path, _ = crf.viterbi_decode(scores, np.where(transitions, 0.0, forbidden))
+  return path
+
+
 def seqeval_scores(gold, predicted):
   from seqeval import metrics  # pylint: disable=g-import-not-at-top
   return {
@@ -140,7 +177,8 @@ def seqeval_scores(gold, predicted):
 
 
 def score_prediction_file(path):
-  """run_ner's `word gold predicted` file -> seqeval scores."""
+  """run_ner's `word gold predicted` file -> (seqeval scores, sentences);
+  the scores carry `impossible_i_tags` of the predictions."""
   gold, predicted = [], []
   g, p = [], []
   with open(path, encoding="utf-8") as f:
@@ -157,7 +195,10 @@ def score_prediction_file(path):
   if g:
     gold.append(g)
     predicted.append(p)
-  return seqeval_scores(gold, predicted), len(gold)
+  scores = seqeval_scores(gold, predicted)
+  scores["impossible_i_tags"] = impossible_i_tags(predicted)
+  scores["words"] = sum(len(tags) for tags in predicted)
+  return scores, len(gold)
 
 
 # ----------------------------------------------------------------------------
@@ -223,10 +264,11 @@ def run_logged(command, log_path, env=None):
 
 def ours_command(args, output_dir, data_dir, train_file, use_crf,
                  epochs=None, do_eval=True, do_predict=True,
-                 test_file="test.txt", extra=()):
+                 test_file="test.txt", extra=(), do_train=True):
   bert_dir = os.path.join(args.work_dir, "minilm")
   command = [
-      sys.executable, os.path.join(ROOT, "run_ner.py"), "--do_train",
+      sys.executable, os.path.join(ROOT, "run_ner.py")] + (
+          ["--do_train"] if do_train else []) + [
       "--data_dir=" + data_dir, "--train_file=" + train_file,
       "--dev_file=dev.txt", "--test_file=" + test_file,
       "--vocab_file=" + os.path.join(bert_dir, "vocab.txt"),
@@ -339,13 +381,50 @@ def stage_ours(args, use_crf):
       os.path.join(output_dir, "dev_predictions.txt"))
   result["test"], result["test_sentences"] = score_prediction_file(
       os.path.join(output_dir, "test_predictions.txt"))
+  # The training run decoded with run_ner's default, --constrained_decoding.
+  result["decoding"] = {"constrained": keep_decoding(output_dir, result,
+                                                     "constrained")}
+  if args.unconstrained_pass:
+    # The same checkpoint, predicted again with the flag off.
+    command = ours_command(args, output_dir, args.data_dir, train_file,
+                           use_crf, do_train=False,
+                           extra=["--noconstrained_decoding"])
+    wall = run_logged(command, os.path.join(
+        args.work_dir, "logs", name + "_unconstrained.log"))
+    again = {"command": " ".join(command), "wall_s": wall}
+    again["dev_ner_metrics"] = read_json(
+        os.path.join(output_dir, "eval_results.json"))
+    again["test_ner_metrics"] = read_json(
+        os.path.join(output_dir, "test_results.json"))
+    again["dev"], _ = score_prediction_file(
+        os.path.join(output_dir, "dev_predictions.txt"))
+    again["test"], _ = score_prediction_file(
+        os.path.join(output_dir, "test_predictions.txt"))
+    result["decoding"]["unconstrained"] = keep_decoding(output_dir, again,
+                                                        "unconstrained")
   write_json(os.path.join(args.work_dir, name + ".json"), result)
-  log("%s: dev F1 %.4f test F1 %.4f (ner_metrics dev %.4f test %.4f), "
-      "wall %.0f s" % (name, result["dev"]["entity_f1"],
-                       result["test"]["entity_f1"],
-                       result["dev_ner_metrics"]["entity_f1"],
-                       result["test_ner_metrics"]["entity_f1"], wall))
+  for decoding, r in sorted(result["decoding"].items()):
+    log("%s, %s: dev F1 %.4f test F1 %.4f (ner_metrics dev %.4f test %.4f), "
+        "impossible I- tags dev %d test %d" % (
+            name, decoding, r["dev"]["entity_f1"], r["test"]["entity_f1"],
+            r["dev_ner_metrics"]["entity_f1"],
+            r["test_ner_metrics"]["entity_f1"],
+            r["dev"]["impossible_i_tags"], r["test"]["impossible_i_tags"]))
   return result
+
+
+def keep_decoding(output_dir, result, decoding):
+  """Copies the run's prediction and result files to <name>_<decoding>.*
+  (the next pass overwrites them); returns its scores."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  for file_name in ("dev_predictions.txt", "test_predictions.txt",
+                    "eval_results.json", "test_results.json"):
+    stem, ext = os.path.splitext(file_name)
+    shutil.copyfile(os.path.join(output_dir, file_name), os.path.join(
+        output_dir, "%s_%s%s" % (stem, decoding, ext)))
+  return {key: result[key] for key in ("dev", "test", "dev_ner_metrics",
+                                       "test_ner_metrics", "command",
+                                       "wall_s")}
 
 
 # ----------------------------------------------------------------------------
@@ -510,8 +589,14 @@ def hf_train(args, torch, model, tensors, num_examples, epochs, log_path):
   return seconds, num_steps, rate
 
 
-def hf_predict(args, torch, model, tokenizer, sentences, label_list):
-  """Tags sentences; words cut by truncation get 'O'. Returns (tags, s)."""
+def hf_predict(args, torch, model, tokenizer, sentences, label_list,
+               masks=None):
+  """Tags sentences; words cut by truncation get 'O'. Returns (tags, s).
+
+  With `masks` (ner_metrics.allowed_transitions), returns (tags, s,
+  constrained tags): the second tagging is constrained_path over the
+  log-probabilities of each sentence's kept words.
+  """
   label_to_id = {t: i for i, t in enumerate(label_list)}
   ids, mask, _, owners = hf_encode(tokenizer, sentences, label_to_id,
                                    args.max_seq_length)
@@ -519,6 +604,7 @@ def hf_predict(args, torch, model, tokenizer, sentences, label_list):
   model.eval()
   start = time.time()
   predicted = []
+  log_probs = []
   with torch.no_grad():
     for begin in range(0, len(sentences), args.eval_batch_size):
       end = begin + args.eval_batch_size
@@ -527,7 +613,19 @@ def hf_predict(args, torch, model, tokenizer, sentences, label_list):
                      token_type_ids=torch.zeros_like(batch_ids)).logits
       for row in logits.argmax(-1).tolist():
         predicted.append(row + [0] * (args.max_seq_length - len(row)))
+      if masks is not None:
+        log_probs.extend(torch.log_softmax(logits.float(), -1).numpy())
   seconds = time.time() - start
+  if masks is not None:
+    constrained = []
+    for (words, _, _), scores, owner in zip(sentences, log_probs, owners):
+      positions = [p for p, word in enumerate(owner) if word >= 0]
+      out = ["O"] * len(words)
+      if positions:
+        path = constrained_path(scores[positions], masks)
+        for p, tag in zip(positions, path):
+          out[owner[p]] = label_list[tag]
+      constrained.append(out)
   tags = []
   for (words, _, _), row, owner in zip(sentences, predicted, owners):
     out = ["O"] * len(words)
@@ -535,6 +633,8 @@ def hf_predict(args, torch, model, tokenizer, sentences, label_list):
       if word >= 0:
         out[word] = label_list[row[position]]
     tags.append(out)
+  if masks is not None:
+    return tags, seconds, constrained
   return tags, seconds
 
 
@@ -568,20 +668,35 @@ def stage_hf(args):
   result = {"settings": settings_dict(args), "setup_s": setup,
             "train_s": train_s, "train_steps": steps,
             "train_examples_per_s": rate, "labels": label_list}
+  import ner_metrics  # pylint: disable=g-import-not-at-top
+  masks = ner_metrics.allowed_transitions(label_list, "IOB2")
+  decoding = {"unconstrained": {}, "constrained": {}}
   for split, sentences in (("dev", dev), ("test", test)):
-    tags, seconds = hf_predict(args, torch, model, tokenizer, sentences,
-                               label_list)
-    result[split] = seqeval_scores([s[1] for s in sentences], tags)
+    tags, seconds, constrained = hf_predict(
+        args, torch, model, tokenizer, sentences, label_list, masks=masks)
+    gold = [s[1] for s in sentences]
+    # The plain argmax stays this side's headline figure (dev / test).
+    for kind, rows, suffix in (("unconstrained", tags, ""),
+                               ("constrained", constrained, "_constrained")):
+      scores = seqeval_scores(gold, rows)
+      scores["impossible_i_tags"] = impossible_i_tags(rows)
+      scores["words"] = sum(len(row) for row in rows)
+      decoding[kind][split] = scores
+      write_hf_predictions(os.path.join(
+          args.work_dir, name, "%s_predictions%s.txt" % (split, suffix)),
+                           sentences, rows)
+    result[split] = decoding["unconstrained"][split]
     result[split + "_sentences"] = len(sentences)
     result[split + "_predict_s"] = seconds
-    write_hf_predictions(os.path.join(args.work_dir, name,
-                                      split + "_predictions.txt"),
-                         sentences, tags)
+  result["decoding"] = decoding
   result["wall_s"] = time.time() - start
   write_json(os.path.join(args.work_dir, name + ".json"), result)
-  log("%s: dev F1 %.4f test F1 %.4f, train %.0f s (%d steps), wall %.0f s" %
-      (name, result["dev"]["entity_f1"], result["test"]["entity_f1"],
-       train_s, steps, result["wall_s"]))
+  for kind, r in sorted(decoding.items()):
+    log("%s, %s: dev F1 %.4f test F1 %.4f, impossible I- tags dev %d test "
+        "%d" % (name, kind, r["dev"]["entity_f1"], r["test"]["entity_f1"],
+                r["dev"]["impossible_i_tags"], r["test"]["impossible_i_tags"]))
+  log("%s: train %.0f s (%d steps), wall %.0f s" % (name, train_s, steps,
+                                                    result["wall_s"]))
   return result
 
 
@@ -752,6 +867,12 @@ def stage_report(args):
         fmt(r["test"]["entity_f1"]),
         fmt(r.get("dev_ner_metrics", {}).get("entity_f1")),
         fmt(r.get("test_ner_metrics", {}).get("entity_f1"))))
+    # Constrained decoding: F1 and impossible I- tags, dev / test.
+    for kind, d in sorted(r.get("decoding", {}).items()):
+      rows.append("| %s, %s | %s | %s | I- dev %d | I- test %d |" % (
+          name, kind, fmt(d["dev"]["entity_f1"]), fmt(d["test"]["entity_f1"]),
+          d["dev"].get("impossible_i_tags", -1),
+          d["test"].get("impossible_i_tags", -1)))
   print("\n".join(rows))
   return figures
 
@@ -809,6 +930,10 @@ def main():
   parser.add_argument("--probe_sentences", type=int, default=320)
   parser.add_argument("--msra_subset", type=int, default=3000)
   parser.add_argument("--msra_epochs", type=float, default=1.0)
+  parser.add_argument("--unconstrained_pass", type=int, default=1,
+                      help="1: after training, ours predicts dev and test "
+                      "again with --noconstrained_decoding (same "
+                      "checkpoint)")
   parser.add_argument("--fresh", type=int, default=1,
                       help="delete an ours run's output_dir first")
   args = parser.parse_args()

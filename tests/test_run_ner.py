@@ -172,7 +172,13 @@ def test_eval_results_files(softmax_run):
     assert key in txt and key in js, key
     assert txt[key] == pytest.approx(js[key])
   assert js["global_step"] == 4  # 32 sentences, batch 8, one epoch.
-  assert "*INIT_FROM_CKPT*" in softmax_run["log"]
+  # One summary line, not a line per variable (--verbosity=debug lists
+  # them): the encoder from the checkpoint, the output layer new.
+  assert re.search(r"39 of 41 trainable variables \([\d,]+ parameters\) "
+                   r"initialised from \S+bert_model\.ckpt; newly "
+                   r"initialised: ner/output/kernel:0, ner/output/bias:0\n",
+                   softmax_run["log"]), softmax_run["log"][-3000:]
+  assert "name = " not in softmax_run["log"]
 
 
 def test_predictions_cover_every_word(softmax_run, data_dir):
@@ -244,10 +250,11 @@ def test_raw_text_predict(softmax_run, tiny_bert, tmp_path):
   run_ok(["--do_predict", "--predict_file=%s" % raw,
           "--output_dir=" + softmax_run["out"]] +
          model_flags(tiny_bert, init_checkpoint=None))
+  # Named after the input (the test set keeps its test_* files).
   records = [json.loads(line) for line in read_text(os.path.join(
-      softmax_run["out"], "test_entities.jsonl")).splitlines()]
+      softmax_run["out"], "sentences_entities.jsonl")).splitlines()]
   tags = predicted_tags(read_text(os.path.join(softmax_run["out"],
-                                               "test_predictions.txt")))
+                                               "sentences_predictions.txt")))
   assert [r["text"] for r in records] == RAW_TEXT.splitlines()
   for record, row in zip(records, tags):
     words, offsets = ner_data.split_words_with_offsets(record["text"])
@@ -314,9 +321,9 @@ def test_saved_model_matches_estimator(head, softmax_run, crf_run, tiny_bert,
                                        data_dir, tmp_path):
   """Tags from the SavedModel = test_predictions.txt of the estimator.
 
-  Softmax tags are compared on every word. The CRF decodes over the
-  positions of label_mask, so it is compared where serving's mask equals
-  the featurizer's (see same_masks).
+  Both heads decode (Viterbi: the CRF, and the softmax's constrained
+  decoding) over the positions of label_mask, so tags are compared where
+  serving's mask equals the featurizer's (see same_masks).
   """
   run = softmax_run if head == "softmax" else crf_run
   examples = ner_data.read_conll(os.path.join(data_dir, "test.txt"))
@@ -332,7 +339,7 @@ def test_saved_model_matches_estimator(head, softmax_run, crf_run, tiny_bert,
   same = same_masks(features, served["label_mask"], len(examples))
   assert sum(same) >= len(examples) // 2
   for i, (got, want) in enumerate(zip(tags, expected)):
-    if head == "softmax" or same[i]:
+    if same[i]:
       assert got == want, examples[i].guid
 
 
@@ -364,16 +371,46 @@ def test_serve_words_matches_estimator_everywhere(head, softmax_run, crf_run,
   assert tags == predicted_tags(run["files"]["test_predictions.txt"])
 
 
+def scheme_violations(tags_per_sentence):
+  return sum(ner_metrics.validate_tags(tags, "IOB2") is not None
+             for tags in tags_per_sentence)
+
+
+def test_constrained_decoding_flag(softmax_run, crf_run, tiny_bert, data_dir):
+  """Decoding (on by default) emits no tag path BIO forbids, in test and dev
+  predictions of both heads; --noconstrained_decoding, predicting with the
+  same barely trained checkpoint, does break BIO (else this proves nothing).
+
+  Only sentences that fit in one window are checked: a long sentence's
+  windows are decoded one by one, and their seam is not constrained.
+  """
+  def fitting(text):
+    return [tags for tags in predicted_tags(text) if len(tags) < MAX_SEQ - 2]
+
+  for run in (softmax_run, crf_run):
+    tags = fitting(run["files"]["test_predictions.txt"])
+    assert len(tags) == 8 and scheme_violations(tags) == 0
+    dev = fitting(read_text(os.path.join(run["out"], "dev_predictions.txt")))
+    assert len(dev) == 8 and scheme_violations(dev) == 0
+  run_ok(["--do_predict", "--noconstrained_decoding",
+          "--data_dir=" + data_dir, "--output_dir=" + softmax_run["out"]] +
+         model_flags(tiny_bert, init_checkpoint=None))
+  plain = fitting(read_text(os.path.join(softmax_run["out"],
+                                         "test_predictions.txt")))
+  assert len(plain) == 8 and scheme_violations(plain) > 0
+
+
 # ----------------------------------------------------------------------------
 # Heads and resuming
 
 
 def test_crf_lstm_fusion_heads_train(crf_run):
   """--use_crf --lstm_size=8 --layer_fusion builds, trains and evaluates."""
-  log = crf_run["log"]
-  for name in ("ner/transitions", "ner/bilstm_0/fw/kernel",
-               "ner/bilstm_0/bw/kernel", "ner/layer_logits"):
-    assert "name = " + name in log, name
+  # The head's variables are the newly initialised ones of the summary line.
+  fresh = re.search(r"newly initialised: (.*)\n", crf_run["log"]).group(1)
+  for name in ("ner/transitions:0", "ner/bilstm_0/fw/kernel:0",
+               "ner/bilstm_0/bw/kernel:0", "ner/layer_logits/kernel:0"):
+    assert name in fresh.split(", "), (name, fresh)
   assert global_step(crf_run["out"]) == 2
   js = json.loads(crf_run["files"]["eval_results.json"])
   for key in METRICS:
