@@ -59,6 +59,8 @@ def write_bytes_atomic(path, data):
   try:
     with open(tmp_path, "wb") as f:
       f.write(data)
+      f.flush()
+      os.fsync(f.fileno())  # on disk before the name points at it
     os.replace(tmp_path, path)
   finally:
     if os.path.exists(tmp_path):

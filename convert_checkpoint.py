@@ -39,7 +39,6 @@ import re
 import shutil
 import struct
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
@@ -899,10 +898,9 @@ def _publish(build, output_dir, overwrite, keep_existing=None):
   output_dir = os.path.abspath(output_dir)
   parent = os.path.dirname(output_dir)
   os.makedirs(parent, exist_ok=True)
-  tmp_dir = tempfile.mkdtemp(prefix=".%s.tmp-" % os.path.basename(output_dir),
-                             dir=parent)
+  tmp_dir = atomic_files.make_temp_dir(
+      parent, prefix=".%s.tmp-" % os.path.basename(output_dir))
   try:
-    os.chmod(tmp_dir, atomic_files.dir_mode())  # not mkdtemp's 0700
     result = build(tmp_dir)
     if keep_existing is not None and keep_existing():
       return result

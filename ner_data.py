@@ -34,7 +34,6 @@ import json
 import os
 import random
 import re
-import tempfile
 
 import atomic_files
 import ner_metrics
@@ -185,20 +184,7 @@ def _atomic_write_text(path, text):
       f.write(text)
     tf.io.gfile.rename(tmp_path, path, overwrite=True)
     return
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp_path = tempfile.mkstemp(
-      dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(tmp_path, atomic_files.file_mode())  # not mkstemp's 0600
-    os.replace(tmp_path, path)
-  except BaseException:
-    if os.path.exists(tmp_path):
-      os.remove(tmp_path)
-    raise
+  atomic_files.write_text_atomic(path, text)
 
 
 # ---------------------------------------------------------------------------

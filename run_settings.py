@@ -179,15 +179,15 @@ def recorded_flags(output_dir):
   return values
 
 
-def output_prefix(output_dir, default, source):
+def output_prefix(output_dir, default, source, chosen=None):
   """The prefix of the files predicted from `source`, never another's.
 
   `source` gets `default` (Google's names: "test" for the task's own test
   file, "" for SQuAD's predictions.json) unless another input's predictions
   hold it, or when default is None; then its own file stem ("sentences" for
   sentences.raw), with _2, _3, ... when two inputs share a stem. The same
-  input always gets the same prefix back. Recorded under "outputs" in
-  run.json.
+  input always gets the same prefix back. `chosen` (--output_prefix) is
+  taken as it is. Recorded under "outputs" in run.json.
 
   Returns:
     The prefix ("" or e.g. "test").
@@ -196,10 +196,11 @@ def output_prefix(output_dir, default, source):
   record = load(output_dir) or {}
   owners = record.get("outputs", {})
   stem = file_stem(source)
-  candidates = ([] if default is None else [default]) + [stem] + [
-      "%s_%d" % (stem, k) for k in range(2, 1000)]
+  candidates = ([chosen] if chosen else []) + (
+      [] if default is None else [default]) + [stem] + [
+          "%s_%d" % (stem, k) for k in range(2, 1000)]
   for prefix in candidates:
-    if owners.get(prefix, source) == source:
+    if prefix == chosen or owners.get(prefix, source) == source:
       break
   owners[prefix] = source
   record["outputs"] = owners
@@ -212,13 +213,6 @@ def file_stem(path):
   "sentences")."""
   return re.sub(r"[^\w.-]+", "_", os.path.splitext(
       os.path.basename(path))[0]) or "predict"
-
-
-def claim_prefix(output_dir, prefix, source):
-  """Records that `prefix` (given by --output_prefix) now holds `source`."""
-  record = load(output_dir) or {}
-  record.setdefault("outputs", {})[prefix] = os.path.abspath(source)
-  save(output_dir, record)
 
 
 def toolkit_files(output_dir):

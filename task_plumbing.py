@@ -359,9 +359,6 @@ def adopt_run_flags():
   for name, value in sorted(values.items()):
     if name not in FLAGS or FLAGS[name].present:
       continue
-    if name not in ("vocab_file", "bert_config_file") and (
-        name not in _recordable_flags()):
-      continue
     if FLAGS[name].value != value:
       FLAGS[name].value = value
       adopted.append("--%s=%s" % (name, value))
@@ -373,7 +370,7 @@ def adopt_run_flags():
 
 def _require_model_files():
   missing = [n for n in ("vocab_file", "bert_config_file")
-             if n in FLAGS and not getattr(FLAGS, n)]
+             if not getattr(FLAGS, n)]
   if missing:
     flag_error("missing required flag(s): %s (%s has no %s of a training "
                "run to take them from)" % (
@@ -390,8 +387,7 @@ def _settings_now(train_data):
         model["bert_config"] = json.load(f)
     except ValueError:
       pass  # load_bert_config reports it.
-  if "vocab_file" in FLAGS and FLAGS.vocab_file and os.path.isfile(
-      FLAGS.vocab_file):
+  if FLAGS.vocab_file and os.path.isfile(FLAGS.vocab_file):
     model["vocab_sha256"] = file_fingerprint(FLAGS.vocab_file)
     model["do_lower_case"] = FLAGS.do_lower_case
   for name in _RUN["model_flags"]:
@@ -453,20 +449,17 @@ def record_run():
   run_settings.record_training(
       FLAGS.output_dir, _RUN["task"], model, training,
       {name: FLAGS[name].value for name in _recordable_flags()},
-      FLAGS.bert_config_file,
-      FLAGS.vocab_file if "vocab_file" in FLAGS else None)
+      FLAGS.bert_config_file, FLAGS.vocab_file)
 
 
 def prediction_prefix(default, source):
   """The prefix of the files predicted from `source` (see --output_prefix
   and run_settings.output_prefix): `default` for the task's own input, the
   file's stem for any other (default None)."""
-  if FLAGS.output_prefix:
-    run_settings.claim_prefix(FLAGS.output_dir, FLAGS.output_prefix, source)
-    return FLAGS.output_prefix
-  prefix = run_settings.output_prefix(FLAGS.output_dir, default, source)
+  prefix = run_settings.output_prefix(FLAGS.output_dir, default, source,
+                                      chosen=FLAGS.output_prefix)
   wanted = run_settings.file_stem(source) if default is None else default
-  if prefix != wanted:
+  if not FLAGS.output_prefix and prefix != wanted:
     logging.info("%s holds the predictions of another input under %s: "
                  "those of %s are named %s_*", FLAGS.output_dir,
                  wanted + "_*" if wanted else "the default names", source,
@@ -781,7 +774,6 @@ def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True,
       tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
   if not log_variables:
     return scaffold_fn
-  source = own_checkpoint or init_checkpoint
   for var in tvars:
     note = (", *RESTORED*" if own_checkpoint else
             ", *INIT_FROM_CKPT*" if var.name in initialized else "")
@@ -793,17 +785,18 @@ def init_from_checkpoint(init_checkpoint, use_tpu, log_variables=True,
                  own_checkpoint)
     return scaffold_fn
   fresh = [v.name for v in tvars if v.name not in initialized]
-  if not source:
+  if not init_checkpoint:
     logging.info("%d trainable variables (%s parameters), all newly "
                  "initialised (no --init_checkpoint)", len(tvars), parameters)
     return scaffold_fn
   shown = ", ".join(fresh[:12]) + (", and %d more" % (len(fresh) - 12)
                                    if len(fresh) > 12 else "")
   logging.info("%d of %d trainable variables (%s parameters) initialised "
-               "from %s%s", len(tvars) - len(fresh), len(tvars), parameters,
-               source, "; newly initialised: " + shown if fresh else "")
-  if not debug_logging():
-    logging.info("(--verbosity=debug lists every variable)")
+               "from %s%s%s", len(tvars) - len(fresh), len(tvars), parameters,
+               init_checkpoint,
+               "" if debug_logging() else
+               " (--verbosity=debug lists every variable)",
+               "; newly initialised: " + shown if fresh else "")
   return scaffold_fn
 
 

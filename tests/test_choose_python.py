@@ -92,12 +92,40 @@ def test_the_path_holds_no_real_python(fake):
   assert out.strip() == "none", out
 
 
-def test_python3_3_11_is_taken(fake):
+# Which interpreter the selection takes: (fakes on PATH as (name, version);
+# a version of None is a pyenv shim that does not run, "" a uv), expected
+# choice, and whether stderr must be empty.
+CHOICES = {
+    "python3_3_11_is_taken": (
+        [("python3", "3.11.7"), ("python3.10", "3.10.13")],
+        "python3 3.11.7", True),
+    "3_12_and_3_10_takes_3_10": (
+        [("python3", "3.12.1"), ("python3.12", "3.12.1"),
+         ("python3.10", "3.10.13")], "python3.10 3.10.13", True),
+    "a_shim_that_does_not_run_is_skipped": (
+        [("python3", "3.13.0"), ("python3.11", None), ("python3.9", "3.9.18")],
+        "python3.9 3.9.18", False),
+    "uv_comes_after_a_supported_python": (
+        [("python3", "3.12.1"), ("python3.11", "3.11.7"), ("uv", "")],
+        "python3.11 3.11.7", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHOICES))
+def test_the_choice(fake, case):
+  fakes, expected, quiet = CHOICES[case]
   add, run = fake
-  add("python3", "3.11.7")
-  add("python3.10", "3.10.13")
+  for name, version in fakes:
+    if version is None:
+      add(name, text=BROKEN_SHIM)
+    elif version:
+      add(name, version)
+    else:
+      add(name)
   rc, out, err, _ = run(CHOOSE)
-  assert (rc, out.strip(), err) == (0, "python3 3.11.7", "")
+  assert (rc, out.strip()) == (0, expected)
+  if quiet:
+    assert err == ""
 
 
 def test_3_12_only_stops_naming_it_and_the_ways_to_3_11(fake):
@@ -112,24 +140,6 @@ def test_3_12_only_stops_naming_it_and_the_ways_to_3_11(fake):
   for way in ("uv python install 3.11", "pyenv", "conda"):
     assert way in lines[0]
   assert "3.9-3.11" in lines[0]
-
-
-def test_3_12_and_3_10_takes_3_10(fake):
-  add, run = fake
-  add("python3", "3.12.1")
-  add("python3.12", "3.12.1")
-  add("python3.10", "3.10.13")
-  rc, out, err, _ = run(CHOOSE)
-  assert (rc, out.strip(), err) == (0, "python3.10 3.10.13", "")
-
-
-def test_a_shim_that_does_not_run_is_skipped(fake):
-  add, run = fake
-  add("python3", "3.13.0")
-  add("python3.11", text=BROKEN_SHIM)
-  add("python3.9", "3.9.18")
-  rc, out, _, _ = run(CHOOSE)
-  assert (rc, out.strip()) == (0, "python3.9 3.9.18")
 
 
 def test_no_python_at_all_stops(fake):
@@ -149,15 +159,6 @@ def test_uv_only_makes_a_3_11_venv_with_uv(fake):
   rc, _, err, made = run('ensure_venv venv && venv/bin/python')
   assert rc == 0, err
   assert made.strip() == "uv venv -q --seed --python 3.11 venv"
-
-
-def test_uv_comes_after_a_supported_python(fake):
-  add, run = fake
-  add("python3", "3.12.1")
-  add("python3.11", "3.11.7")
-  add("uv")
-  _, out, _, _ = run(CHOOSE)
-  assert out.strip() == "python3.11 3.11.7"
 
 
 def test_python_env_var_wins(fake, tmp_path):

@@ -175,7 +175,8 @@ def test_eval_results_files(softmax_run):
   # One summary line, not a line per variable (--verbosity=debug lists
   # them): the encoder from the checkpoint, the output layer new.
   assert re.search(r"39 of 41 trainable variables \([\d,]+ parameters\) "
-                   r"initialised from \S+bert_model\.ckpt; newly "
+                   r"initialised from \S+bert_model\.ckpt \(--verbosity=debug "
+                   r"lists every variable\); newly "
                    r"initialised: ner/output/kernel:0, ner/output/bias:0\n",
                    softmax_run["log"]), softmax_run["log"][-3000:]
   assert "name = " not in softmax_run["log"]
