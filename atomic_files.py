@@ -6,12 +6,19 @@ name a rerun would trust. `tempfile.mkstemp` creates its file `-rw-------`
 and `mkdtemp` its folder `drwx------` whatever the process umask says; the
 helpers here give them the mode an ordinary `open()` or `mkdir` would have
 (0666 or 0777 less the umask) before the rename, so results, label maps and
-SavedModels are as readable as the checkpoints beside them.
+SavedModels are as readable as the checkpoints beside them. Temp names carry
+the writer's pid and host, so a rerun can remove what a killed process left
+(remove_stale_temp) without touching a live writer's.
 """
 
 import json
 import os
+import re
+import shutil
+import socket
 import tempfile
+
+from absl import logging
 
 
 def current_umask():
@@ -31,6 +38,62 @@ def dir_mode():
   return 0o777 & ~current_umask()
 
 
+def _owner_tag():
+  """`<pid>@<host>-`: who writes a temp name, so a later run can tell the
+  leftovers of a killed process (remove_stale_temp) from a live writer's."""
+  host = re.sub(r"\W", "_", socket.gethostname()) or "host"
+  return "%d@%s-" % (os.getpid(), host)
+
+
+# A temp name made here: <prefix ending in .tmp-[word-]><pid>@<host>-<random>.
+_TEMP_NAME = re.compile(r"\.tmp-(?:\w+-)?(\d+)@(\w+)-[^/]*$")
+
+
+def _process_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # another user's
+  return True
+
+
+def remove_stale_temp(directory):
+  """Removes the temp files and folders of dead processes on this machine.
+
+  A process killed while writing leaves its temp name behind (never the
+  final name, so nothing trusts it); a rerun tidies these up. Names of live
+  processes, of other machines (a shared folder) and of older toolkit
+  versions are left alone.
+
+  Returns:
+    The names removed.
+  """
+  if not os.path.isdir(directory):
+    return []
+  host = _owner_tag().split("@", 1)[1][:-1]
+  removed = []
+  for name in sorted(os.listdir(directory)):
+    match = _TEMP_NAME.search(name)
+    if (not match or match.group(2) != host or
+        _process_alive(int(match.group(1)))):
+      continue
+    path = os.path.join(directory, name)
+    if os.path.isdir(path) and not os.path.islink(path):
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      try:
+        os.remove(path)
+      except FileNotFoundError:
+        pass
+    removed.append(name)
+  if removed:
+    logging.info("Removed %s, left in %s by a killed run", ", ".join(removed),
+                 directory)
+  return removed
+
+
 def make_temp_file(directory, prefix=".tmp-", suffix=""):
   """A new empty temp file in `directory` with the umask's mode.
 
@@ -38,7 +101,8 @@ def make_temp_file(directory, prefix=".tmp-", suffix=""):
     Its path (the caller writes it, then renames or removes it).
   """
   os.makedirs(directory, exist_ok=True)
-  fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+  fd, path = tempfile.mkstemp(prefix=prefix + _owner_tag(), suffix=suffix,
+                              dir=directory)
   os.close(fd)
   os.chmod(path, file_mode())
   return path
@@ -47,7 +111,7 @@ def make_temp_file(directory, prefix=".tmp-", suffix=""):
 def make_temp_dir(directory, prefix=".tmp-"):
   """A new temp folder in `directory` with the umask's mode."""
   os.makedirs(directory, exist_ok=True)
-  path = tempfile.mkdtemp(prefix=prefix, dir=directory)
+  path = tempfile.mkdtemp(prefix=prefix + _owner_tag(), dir=directory)
   os.chmod(path, dir_mode())
   return path
 
@@ -62,6 +126,12 @@ def write_bytes_atomic(path, data):
       f.flush()
       os.fsync(f.fileno())  # on disk before the name points at it
     os.replace(tmp_path, path)
+  except OSError as e:
+    if not e.errno:
+      raise
+    # A full disk or a folder in the way: name the file the caller wrote,
+    # not the temp file.
+    raise OSError(e.errno, e.strerror or os.strerror(e.errno), path) from e
   finally:
     if os.path.exists(tmp_path):
       os.remove(tmp_path)

@@ -23,8 +23,11 @@ import csv
 import io
 import json
 import os
+import re
 
 import numpy as np
+
+import input_limits
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -76,6 +79,13 @@ class InputExample(object):
 # Reading tables
 
 
+def _is_int(text):
+  """Whether `text` is a plain ASCII integer ("3", "-1"): what `int` takes
+  without surprises (it also takes "1_0" and other scripts' digits, and
+  `str.isdigit` also passes "²", which `int` refuses)."""
+  return re.match(r"-?[0-9]+\Z", text) is not None
+
+
 def parse_column(value):
   """A column from a flag value: an int index ("0", "-1") or a name."""
   if value is None or value == "":
@@ -83,7 +93,7 @@ def parse_column(value):
   if isinstance(value, int):
     return value
   text = str(value).strip()
-  if text.lstrip("-").isdigit():
+  if _is_int(text):
     return int(text)
   return text
 
@@ -94,6 +104,10 @@ def _read_text(path):
     raise ClassifierDataError(path, None, "file not found")
   if os.path.isdir(path):
     raise ClassifierDataError(path, None, "is a directory; expected a file")
+  # An over-long line is refused before the file is read whole.
+  long_line = input_limits.find_long_line(path)
+  if long_line is not None:
+    raise ClassifierDataError(path, long_line, input_limits.line_too_long())
   with open(path, "rb") as f:
     data = f.read()
   try:
@@ -125,7 +139,9 @@ def read_table(path, fmt, has_header=True, quoting=False):
   text = _read_text(path)
   if fmt == "jsonl":
     return None, _jsonl_rows(path, text)
-  csv.field_size_limit(1 << 30)
+  # Lines are held to MAX_LINE_BYTES; this holds a quoted field running over
+  # many lines (an unclosed quote) to the same size.
+  csv.field_size_limit(input_limits.MAX_LINE_BYTES)
   reader = csv.reader(io.StringIO(text, newline=""),
                       delimiter="\t" if fmt == "tsv" else ",",
                       quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
@@ -140,6 +156,11 @@ def read_table(path, fmt, has_header=True, quoting=False):
           rows.append((line, fields))
       line = reader.line_num + 1
   except csv.Error as e:
+    if "field limit" in str(e):
+      raise ClassifierDataError(
+          path, line, "a quoted field longer than %s characters "
+          "(input_limits.MAX_LINE_BYTES), the most one record may hold; an "
+          "unclosed quote?" % format(input_limits.MAX_LINE_BYTES, ","))
     raise ClassifierDataError(path, line, "malformed %s: %s" % (fmt, e))
   if not rows:
     raise ClassifierDataError(path, None, "no data rows%s" % (
@@ -149,12 +170,14 @@ def read_table(path, fmt, has_header=True, quoting=False):
 
 def _jsonl_rows(path, text):
   rows = []
-  for number, line in enumerate(text.splitlines(), 1):
+  # Lines end at \n, \r\n or \r only: `str.splitlines` would also cut at
+  # U+2028, U+0085 and friends, which JSON strings may hold unescaped.
+  for number, line in enumerate(re.split(r"\r\n|\r|\n", text), 1):
     if not line.strip():
       continue
     try:
       record = json.loads(line)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # Recursion: nested too deep.
       raise ClassifierDataError(path, number, "not a JSON object (%s)" % e)
     if not isinstance(record, dict):
       raise ClassifierDataError(path, number, "expected a JSON object, got "
@@ -226,6 +249,12 @@ class _Columns(object):
       if self.layout.fmt == "jsonl" and isinstance(column, int):
         raise ClassifierDataError(self.path, line, "JSONL columns are keys: "
                                   "got index %d" % column)
+      if self.layout.fmt != "jsonl" and not (
+          -self.width <= column < self.width):
+        raise ClassifierDataError(
+            self.path, line, "no column %d: the rows have %d column(s), "
+            "as in %s" % (column, self.width, "the header" if self.header
+                          else "the first row"))
       return column
     if self.header is None:
       raise ClassifierDataError(
@@ -351,7 +380,7 @@ def parse_label(example, raw, task_type, layout, delimiter):
       raise example.error("label %r is not a finite number" % text)
     return value
   if task_type == MULTIPLE_CHOICE:
-    if not text.lstrip("-").isdigit() or not (
+    if not _is_int(text) or not (
         0 <= int(text) < len(example.choices)):
       raise example.error("label %r is not a choice index in 0..%d" % (
           text, len(example.choices) - 1))
@@ -527,7 +556,7 @@ def collect_labels(examples, task_type):
                  else [example.label])
   if not names:
     raise ValueError("no labels to collect")
-  if all(n.lstrip("-").isdigit() for n in names):
+  if all(_is_int(n) for n in names):
     return sorted(names, key=int)
   return sorted(names)
 

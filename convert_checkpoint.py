@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import struct
-import sys
 
 from absl import app
 from absl import flags
@@ -290,6 +289,11 @@ def _read_json(path, input_dir):
   try:
     with open(path, encoding="utf-8") as f:
       value = json.load(f)
+  except UnicodeDecodeError as e:
+    raise ConversionError("%s is not a BERT model: %s is not UTF-8 (byte "
+                          "0x%02x at offset %d); expected a JSON file"
+                          % (input_dir, os.path.basename(path),
+                             e.object[e.start], e.start)) from None
   except (OSError, ValueError) as e:
     raise ConversionError("%s is not a BERT model: cannot read %s: %s"
                           % (input_dir, os.path.basename(path), e)) from None
@@ -632,11 +636,28 @@ def write_tf_checkpoint(arrays, ckpt_path):
       saver.save(sess, ckpt_path, write_meta_graph=False)
 
 
-def _copy_vocab(input_dir, output_dir):
-  """Copies vocab.txt; a folder without one cannot be used to tokenize."""
+def _copy_vocab(input_dir, output_dir, vocab_size):
+  """Copies vocab.txt, checked: a folder without one cannot be used to
+  tokenize, and one with more entries than the embedding table has rows
+  would look up ids past its end."""
   vocab = os.path.join(input_dir, VOCAB_NAME)
   if not os.path.isfile(vocab):
     raise ConversionError("%s has no %s" % (input_dir, VOCAB_NAME))
+  with open(vocab, "rb") as f:
+    data = f.read()
+  try:
+    data.decode("utf-8")
+  except UnicodeDecodeError as e:
+    line = data[:e.start].count(b"\n") + 1
+    raise ConversionError("%s:%d: not UTF-8 (byte 0x%02x); expected one "
+                          "token a line in UTF-8" % (vocab, line,
+                                                     data[e.start]))
+  entries = len(data.splitlines())
+  if entries > vocab_size:
+    raise ConversionError(
+        "%s has %d entries but bert/embeddings/word_embeddings has %d rows "
+        "(vocab_size): the vocab does not belong to this model"
+        % (vocab, entries, vocab_size))
   shutil.copyfile(vocab, os.path.join(output_dir, VOCAB_NAME))
 
 
@@ -661,7 +682,7 @@ def _build_tf(input_dir, tmp_dir):
   hf_config = _read_json(os.path.join(input_dir, HF_CONFIG_NAME), input_dir)
   config = google_config_from_hf(hf_config, input_dir)
   arrays, skipped = hf_to_tf_arrays(input_dir, config)
-  _copy_vocab(input_dir, tmp_dir)
+  _copy_vocab(input_dir, tmp_dir, config["vocab_size"])
   write_tf_checkpoint(arrays, os.path.join(tmp_dir, TF_CKPT_NAME))
   _write_json(config, os.path.join(tmp_dir, TF_CONFIG_NAME))
   return arrays, skipped
@@ -769,7 +790,12 @@ def tf_to_hf_arrays(ckpt_path, config):
   others = sorted(n for n in shapes if n not in used and n not in slots)
   arrays = collections.OrderedDict()
   for p in params:
-    value = reader.get_tensor(p.tf_name)
+    try:
+      value = reader.get_tensor(p.tf_name)
+    except (tf.errors.OpError, IndexError, ValueError) as e:
+      raise ConversionError("%s: tensor %s is truncated or corrupt (%s); "
+                            "copy or download the checkpoint again"
+                            % (ckpt_path, p.tf_name, e)) from None
     if value.dtype != np.float32:
       value = value.astype(np.float32)  # bfloat16/float16 mixed precision.
     arrays[p.hf_name] = np.ascontiguousarray(value.T if p.transpose else value)
@@ -779,7 +805,16 @@ def tf_to_hf_arrays(ckpt_path, config):
 def write_safetensors(arrays, path):
   """Writes {name: array} as safetensors in the form transformers reads."""
   from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
-  save_file(dict(arrays), path, metadata={"format": "pt"})
+  try:
+    save_file(dict(arrays), path, metadata={"format": "pt"})
+  except Exception as e:  # pylint: disable=broad-except
+    # safetensors' own error type says "... (os error 28)": give the OSError
+    # (a full disk, a file size limit) back, naming the file.
+    number = re.search(r"\(os error (\d+)\)", str(e))
+    if not number:
+      raise
+    code = int(number.group(1))
+    raise OSError(code, os.strerror(code), path) from e
   os.chmod(path, 0o644)  # save_file makes it private, unlike its neighbours.
 
 
@@ -788,7 +823,7 @@ def _build_hf(input_dir, ckpt_path, tmp_dir):
   config = read_google_config(os.path.join(input_dir, TF_CONFIG_NAME),
                               input_dir)
   arrays, skipped, groups = tf_to_hf_arrays(ckpt_path, config)
-  _copy_vocab(input_dir, tmp_dir)
+  _copy_vocab(input_dir, tmp_dir, config["vocab_size"])
   write_safetensors(arrays, os.path.join(tmp_dir, HF_WEIGHTS_NAME))
   _write_json(hf_config_from_google(config, groups),
               os.path.join(tmp_dir, HF_CONFIG_NAME))
@@ -901,7 +936,21 @@ def _publish(build, output_dir, overwrite, keep_existing=None):
   tmp_dir = atomic_files.make_temp_dir(
       parent, prefix=".%s.tmp-" % os.path.basename(output_dir))
   try:
-    result = build(tmp_dir)
+    try:
+      result = build(tmp_dir)
+    except (OSError, tf.errors.OpError) as e:
+      # A full disk while writing: name the file in `output_dir`, not in the
+      # temp folder (removed below).
+      if isinstance(e, tf.errors.OpError):
+        import task_plumbing  # pylint: disable=g-import-not-at-top
+        cause = task_plumbing.os_error_from_tf(e)
+        if cause is None:
+          raise
+        e = cause
+      if not (e.errno and e.filename and str(e.filename).startswith(tmp_dir)):
+        raise
+      raise OSError(e.errno, e.strerror, output_dir + str(e.filename)[
+          len(tmp_dir):]) from None
     if keep_existing is not None and keep_existing():
       return result
     _swap_in(tmp_dir, output_dir, overwrite)
@@ -1004,23 +1053,29 @@ def define_flags():
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError("Unexpected arguments: %s" % " ".join(argv[1:]))
-  try:
-    if FLAGS.direction == "hf_to_tf":
-      if FLAGS.checkpoint:
-        raise ConversionError("--checkpoint applies to --direction=tf_to_hf")
-      convert_hf_to_tf(FLAGS.input_dir, FLAGS.output_dir, FLAGS.overwrite)
-    else:
-      convert_tf_to_hf(FLAGS.input_dir, FLAGS.output_dir, FLAGS.checkpoint,
-                       FLAGS.overwrite)
-  except ConversionError as e:
-    sys.stderr.write("convert_checkpoint.py: error: %s\n" % e)
-    sys.exit(1)
+  import task_plumbing  # pylint: disable=g-import-not-at-top
+  task_plumbing.check_writable_dir(
+      os.path.dirname(os.path.abspath(FLAGS.output_dir)),
+      "the folder of --output_dir")
+  if FLAGS.direction == "hf_to_tf":
+    if FLAGS.checkpoint:
+      raise ConversionError("--checkpoint applies to --direction=tf_to_hf")
+    convert_hf_to_tf(FLAGS.input_dir, FLAGS.output_dir, FLAGS.overwrite)
+  else:
+    convert_tf_to_hf(FLAGS.input_dir, FLAGS.output_dir, FLAGS.checkpoint,
+                     FLAGS.overwrite)
 
 
 def run():
-  """Entry point of the console script and of `python convert_checkpoint.py`."""
+  """Entry point of the console script and of `python convert_checkpoint.py`.
+
+  Bad input, as in every script of the toolkit: one line `error: ...`, exit
+  code 2 (task_plumbing.main_wrapper; --verbosity=debug adds the traceback).
+  """
+  import task_plumbing  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(main)
+  task_plumbing.register_user_error(ConversionError)
+  app.run(task_plumbing.main_wrapper(main))
 
 
 if __name__ == "__main__":

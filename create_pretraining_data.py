@@ -53,6 +53,7 @@ from absl import flags
 from absl import logging
 
 import atomic_files
+import input_limits
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -167,6 +168,23 @@ def decode_line(raw, path, line_number):
         "to UTF-8" % (path, line_number, raw[e.start], e.start + 1)) from None
 
 
+def _capped_lines(f, path):
+  """The lines of binary file `f` ("\n"-ended), refusing one longer than
+  input_limits.MAX_LINE_BYTES before it is read whole."""
+  limit = input_limits.MAX_LINE_BYTES
+  for line_number, raw in enumerate(iter(lambda: f.readline(limit + 2), b""),
+                                    1):
+    # Up to limit bytes of text, then "\r\n", "\n" or nothing (the end).
+    content = len(raw) - (2 if raw.endswith(b"\r\n") else
+                          1 if raw.endswith(b"\n") else 0)
+    if content > limit:
+      hint = (" (its lines end in \\r alone: this reader splits at \\n)"
+              if b"\r" in raw else "")
+      raise PretrainingDataError("%s:%d: %s%s" % (
+          path, line_number, input_limits.line_too_long(), hint))
+    yield raw
+
+
 def read_documents(path, tokenizer, pre_segmented, max_sentence_pieces):
   """Reads one input file into tokenized documents.
 
@@ -200,7 +218,7 @@ def read_documents(path, tokenizer, pre_segmented, max_sentence_pieces):
     current.clear()
 
   with open(path, "rb") as f:
-    for line_number, raw in enumerate(f, 1):
+    for line_number, raw in enumerate(_capped_lines(f, path), 1):
       stats["lines"] += 1
       line = decode_line(raw, path, line_number).strip()
       if not line:
@@ -578,6 +596,13 @@ def write_shards(instances, paths, max_seq_length, max_predictions_per_seq):
     for tmp, path in zip(temps, paths):
       os.replace(tmp, path)
     return counts
+  except tf.errors.OpError as e:  # e.g. a full disk: name the shard
+    import task_plumbing  # pylint: disable=g-import-not-at-top
+    shard = [p for t, p in zip(temps, paths) if t in e.message]
+    cause = task_plumbing.os_error_from_tf(e, shard[0] if shard else None)
+    if cause is None:
+      raise
+    raise cause from e
   finally:
     for writer in writers:
       writer.close()
@@ -687,6 +712,18 @@ def create_pretraining_data(input_files, paths, vocab_file, do_lower_case,
   return counts
 
 
+def check_outputs(paths):
+  """Each output is a file path in a folder this user can write (checked
+  before the input is read: a run must not stop at its first write)."""
+  import task_plumbing  # pylint: disable=g-import-not-at-top
+  for path in paths:
+    if os.path.isdir(path):
+      raise PretrainingDataError("--output_file: %s is a folder; expected "
+                                 "the path of a TFRecord file" % path)
+  for folder in sorted({os.path.dirname(os.path.abspath(p)) for p in paths}):
+    task_plumbing.check_writable_dir(folder, "the folder of --output_file")
+
+
 def main(_):
   for name in ("input_file", "output_file", "vocab_file"):
     if not getattr(FLAGS, name):
@@ -694,6 +731,7 @@ def main(_):
   options = options_from_flags()
   input_files = expand_input_files(FLAGS.input_file)
   paths = output_paths(FLAGS.output_file, FLAGS.num_output_shards)
+  check_outputs(paths)
   num_workers = FLAGS.num_workers or os.cpu_count() or 1
   try:
     tokenization.load_vocab(FLAGS.vocab_file)

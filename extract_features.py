@@ -30,6 +30,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+import input_limits
 import task_plumbing
 import tokenization
 
@@ -75,12 +76,21 @@ class InputFeatures(object):
 def read_examples(input_file):
   """Reads `text_a` or `text_a ||| text_b` lines (blank lines are skipped)."""
   examples = []
+  long_line = input_limits.find_long_line(input_file)
+  if long_line is not None:
+    raise task_plumbing.UserInputError("%s:%d: %s" % (
+        input_file, long_line, input_limits.line_too_long()))
+  with open(input_file, "rb") as reader:
+    data = reader.read()
+  if data.startswith(b"\xef\xbb\xbf"):
+    data = data[3:]  # a byte order mark is no part of the first line
   try:
-    with open(input_file, encoding="utf-8") as reader:
-      lines = reader.read().splitlines()
+    lines = data.decode("utf-8").splitlines()
   except UnicodeDecodeError as e:
     raise task_plumbing.UserInputError(
-        "%s: not UTF-8 text (byte %d)" % (input_file, e.start))
+        "%s:%d: not UTF-8 text (byte 0x%02x at offset %d); expected UTF-8, "
+        "one sequence a line" % (input_file, data[:e.start].count(b"\n") + 1,
+                                 data[e.start], e.start))
   for line_number, line in enumerate(lines, 1):
     line = tokenization.convert_to_unicode(line).strip()
     if not line:
@@ -192,6 +202,14 @@ def feature_json(feature, result, layer_indexes, digits):
 def main(_):
   task_plumbing.require_flags("input_file", "output_file", "vocab_file",
                               "bert_config_file", "init_checkpoint")
+  task_plumbing.check_sizes()
+  if os.path.isdir(FLAGS.output_file):
+    task_plumbing.flag_error("--output_file=%s is a folder; expected the path "
+                             "of the JSON-lines file to write"
+                             % FLAGS.output_file)
+  task_plumbing.check_writable_dir(
+      os.path.dirname(os.path.abspath(FLAGS.output_file)),
+      "the folder of --output_file")
   bert_config = task_plumbing.load_bert_config(FLAGS.max_seq_length)
   layer_indexes = parse_layers(FLAGS.layers, bert_config.num_hidden_layers)
   tokenizer = task_plumbing.load_tokenizer()

@@ -15,6 +15,7 @@ Shape legend used in the docstrings:
 
 import collections
 import copy
+import hashlib
 import json
 import math
 import re
@@ -113,11 +114,21 @@ class BertConfig(object):
   @classmethod
   def from_json_file(cls, json_file):
     """Reads a `bert_config.json` (Google's) or `config.json` (HF) file."""
+    if tf.io.gfile.isdir(json_file):
+      raise BertConfigError("%s: is a directory; expected the model's "
+                            "bert_config.json file" % json_file)
     try:
-      with tf.io.gfile.GFile(json_file, "r") as reader:
-        text = reader.read()
+      with tf.io.gfile.GFile(json_file, "rb") as reader:
+        text = reader.read().decode("utf-8-sig")
     except tf.errors.NotFoundError:
       raise BertConfigError("%s: config file not found" % json_file)
+    except tf.errors.OpError as e:  # e.g. permission denied
+      raise BertConfigError("%s: cannot read it (%s)" % (
+          json_file, e.message.split("; ")[-1]))
+    except UnicodeDecodeError as e:
+      raise BertConfigError("%s: not UTF-8 (byte 0x%02x at offset %d); "
+                            "expected a JSON file" % (
+                                json_file, e.object[e.start], e.start))
     try:
       data = json.loads(text)
     except ValueError as e:
@@ -337,8 +348,53 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   return assignment_map, initialized_variable_names
 
 
+# Graph collection holding the step that keys dropout's masks; see
+# seed_dropout_by_step.
+DROPOUT_STEP_COLLECTION = "bert_dropout_step"
+
+
+def seed_dropout_by_step(step):
+  """Makes every later `dropout` in this graph a function of (the graph's
+  seed, the dropout's name scope, `step`) instead of a stateful stream.
+
+  TensorFlow's stateful random ops restart their stream in every new
+  session, so a run resumed from a checkpoint would draw the masks of steps
+  1, 2, ... again. Keyed by the global step, stateless masks make step k draw
+  the same masks whether or not the run stopped on the way, and the same in
+  every run with the same --random_seed. The step must be read before it is
+  incremented (the train op increments it after the update, which needs the
+  masks). Under a tf.distribute strategy each replica's id is folded in, so
+  replicas draw different masks. Without a graph-level seed, dropout stays
+  stateful (nothing would make it reproducible anyway).
+
+  Args:
+    step: integer scalar tensor or variable, e.g. the global step.
+  """
+  tf1.add_to_collection(DROPOUT_STEP_COLLECTION, step)
+
+
+def _dropout_seed(graph, scope):
+  """[2] int64 seed of the dropout in `scope`, or None (stateful dropout)."""
+  steps = graph.get_collection(DROPOUT_STEP_COLLECTION)
+  if not steps or graph.seed is None:
+    return None
+  # A stable hash of the op's place in the model: Python's hash() changes
+  # from process to process.
+  digest = hashlib.sha256(("%d/%s" % (graph.seed, scope)).encode("utf-8"))
+  key = int.from_bytes(digest.digest()[:8], "little") & (2**63 - 1)
+  step = tf.cast(steps[-1], tf.int64)
+  replicas = tf.distribute.get_replica_context()
+  if replicas is not None and replicas.num_replicas_in_sync > 1:
+    step = step * replicas.num_replicas_in_sync + tf.cast(
+        replicas.replica_id_in_sync_group, tf.int64)
+  return tf.stack([tf.constant(key, tf.int64), step])
+
+
 def dropout(input_tensor, dropout_prob):
   """Dropout with the drop probability (not the keep probability).
+
+  Stateless, keyed by (seed, name scope, step), in graphs that called
+  seed_dropout_by_step (training under the estimator); stateful otherwise.
 
   Args:
     input_tensor: float tensor.
@@ -348,7 +404,13 @@ def dropout(input_tensor, dropout_prob):
   """
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor
-  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+  graph = tf1.get_default_graph()
+  with tf.name_scope("dropout") as scope:
+    seed = _dropout_seed(graph, scope)
+    if seed is None:
+      return tf.nn.dropout(input_tensor, rate=dropout_prob)
+    return tf.nn.experimental.stateless_dropout(input_tensor, dropout_prob,
+                                                seed)
 
 
 def layer_norm(input_tensor, name=None, epsilon=1e-12):

@@ -36,6 +36,7 @@ import random
 import re
 
 import atomic_files
+import input_limits
 import ner_metrics
 import tokenization
 
@@ -138,6 +139,11 @@ def _read_bytes(path):
     raise NerDataError(path, None, "file not found")
   if os.path.isdir(path):
     raise NerDataError(path, None, "is a directory; expected a text file")
+  # Streams the file once first, so that an over-long line (a binary file,
+  # a corpus without line ends) is refused before it is read whole.
+  long_line = input_limits.find_long_line(path)
+  if long_line is not None:
+    raise NerDataError(path, long_line, input_limits.line_too_long())
   with open(path, "rb") as f:
     return f.read()
 
@@ -502,7 +508,7 @@ class LabelMap(object):
     text = "\n".join(_read_lines(path))
     try:
       payload = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # Recursion: nested too deep.
       raise NerDataError(path, getattr(e, "lineno", None),
                          "not valid JSON (%s); expected a label map written "
                          "by training" % getattr(e, "msg", e))

@@ -11,7 +11,9 @@ restore unchanged. On top of that:
   * `bias_correction=True`, which turns the update into torch.optim.AdamW's;
   * gradient accumulation over N micro-batches (see `create_optimizer`);
   * the learning rate as a "learning_rate" summary and in a graph collection
-    (`get_learning_rate`) so the training loop can log it.
+    (`get_learning_rate`) so the training loop can log it;
+  * the global norm of the applied gradient, before clipping, as a
+    "gradient_norm" summary (`GRADIENT_NORM_TAG`).
 """
 
 import math
@@ -29,6 +31,9 @@ DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 # Graph collection that holds the learning-rate tensor of `create_optimizer`.
 LEARNING_RATE_COLLECTION = "learning_rate"
+
+# Summary tag of the global norm of the applied gradient, before clipping.
+GRADIENT_NORM_TAG = "gradient_norm"
 
 # Schedules that reach zero (or end_learning_rate) at num_train_steps.
 _DECAYING_SCHEDULES = ("linear", "cosine", "cosine_with_restarts",
@@ -372,8 +377,9 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     num_train_steps: int, training steps (micro-batches when accumulating).
     num_warmup_steps: int, warmup steps (micro-batches when accumulating).
     use_tpu: bool; wraps the optimizer in tf.compat.v1.tpu.CrossShardOptimizer
-      (which averages gradients over TPU cores) and skips the summary, which
-      a TPU computation cannot hold (use a host_call with get_learning_rate).
+      (which averages gradients over TPU cores) and skips the learning_rate
+      and gradient_norm summaries, which a TPU computation cannot hold (use a
+      host_call with get_learning_rate).
     schedule: one of SCHEDULES.
     weight_decay_rate: float, AdamW decoupled weight decay.
     clip_norm: float, global-norm clipping threshold; None or 0 disables.
@@ -382,6 +388,10 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     power: float, exponent of the `polynomial` schedule.
     end_learning_rate: float, final rate of the `polynomial` schedule.
     num_cycles: float or None, for `cosine` and `cosine_with_restarts`.
+
+  Summaries (not on TPU): "learning_rate", and "gradient_norm", the global
+  norm of the gradient before clipping; with accumulation, of the averaged
+  gradient of the last applied update (0 before the first one).
 
   Returns:
     A single Operation that runs one (micro-)step and increments global_step.
@@ -412,10 +422,13 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
   grads_and_vars = optimizer.compute_gradients(
       loss, tf1.trainable_variables())
   if accum_steps == 1:
-    update = _clip_and_apply(optimizer, grads_and_vars, clip_norm)
+    update, gradient_norm = _clip_and_apply(optimizer, grads_and_vars,
+                                            clip_norm)
   else:
-    update = _accumulate_and_apply(optimizer, grads_and_vars, clip_norm,
-                                   global_step, accum_steps)
+    update, gradient_norm = _accumulate_and_apply(
+        optimizer, grads_and_vars, clip_norm, global_step, accum_steps)
+  if not use_tpu:
+    tf1.summary.scalar(GRADIENT_NORM_TAG, gradient_norm)
   # Incrementing after the update keeps the step the schedule read coherent.
   with tf.control_dependencies([update]):
     increment = tf1.assign_add(global_step, 1)
@@ -436,7 +449,11 @@ def _expose_learning_rate(learning_rate, with_summary):
 
 
 def _clip_and_apply(optimizer, grads_and_vars, clip_norm):
-  """Clips the gradients by global norm (unless disabled) and applies them."""
+  """Clips the gradients by global norm (unless disabled) and applies them.
+
+  Returns:
+    (the apply Operation, the global norm of the gradients before clipping).
+  """
   grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
   # Dense before clipping: the norm of IndexedSlices with repeated ids (a
   # token seen twice in a batch) is not the norm of the gradient. Google's
@@ -445,8 +462,10 @@ def _clip_and_apply(optimizer, grads_and_vars, clip_norm):
   grads = [_densify(g) for g, _ in grads_and_vars]
   tvars = [v for _, v in grads_and_vars]
   if clip_norm:
-    grads, _ = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
-  return optimizer.apply_gradients(zip(grads, tvars))
+    grads, norm = tf.clip_by_global_norm(grads, clip_norm=clip_norm)
+  else:
+    norm = tf.linalg.global_norm(grads)
+  return optimizer.apply_gradients(zip(grads, tvars)), norm
 
 
 def _accumulate_and_apply(optimizer, grads_and_vars, clip_norm, global_step,
@@ -461,7 +480,8 @@ def _accumulate_and_apply(optimizer, grads_and_vars, clip_norm, global_step,
     accum_steps: int N > 1.
 
   Returns:
-    An Operation (the cond's output op) to run every micro-step.
+    (an Operation to run every micro-step, the global norm before clipping
+    of the last applied mean gradient: a tensor outside the cond).
   """
   grads_and_vars = [(g, v) for g, v in grads_and_vars if g is not None]
   tvars = [v for _, v in grads_and_vars]
@@ -475,21 +495,35 @@ def _accumulate_and_apply(optimizer, grads_and_vars, clip_norm, global_step,
   is_update_step = tf.equal(
       tf.math.floormod(global_step + 1, accum_steps), 0)
 
+  # The norm of the last update, kept for the micro-steps in between: a
+  # summary cannot read a tensor from inside the cond's branch.
+  last_norm = _local_scalar("gradient_norm_of_last_update")
+
   def apply_and_reset():
     mean_grads = [s / float(accum_steps) for s in sums]
-    apply_op = _clip_and_apply(optimizer, zip(mean_grads, tvars), clip_norm)
+    apply_op, norm = _clip_and_apply(optimizer, zip(mean_grads, tvars),
+                                     clip_norm)
     with tf.control_dependencies([apply_op]):
       resets = [tf1.assign(acc, tf.zeros(acc.shape, acc.dtype.base_dtype))
                 for acc in accumulators]
+      resets.append(tf1.assign(last_norm, norm))
     with tf.control_dependencies(resets):
-      return tf.constant(True)
+      return tf.identity(norm)
 
   def keep_accumulating():
-    return tf.constant(False)
+    return last_norm.read_value()
 
   with tf.control_dependencies(adds):
     applied = tf1.cond(is_update_step, apply_and_reset, keep_accumulating)
-  return applied.op
+  return applied.op, applied
+
+
+def _local_scalar(name):
+  """A float32 local variable (not checkpointed) at the root scope, 0."""
+  with tf1.variable_scope(tf1.VariableScope(reuse=False, name="")):
+    return tf1.get_variable(
+        name, shape=[], dtype=tf.float32, initializer=tf1.zeros_initializer(),
+        trainable=False, collections=[tf1.GraphKeys.LOCAL_VARIABLES])
 
 
 def _accumulator_for(var):

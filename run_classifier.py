@@ -403,6 +403,11 @@ def evaluate(estimator, task, dev_sets, checkpoint=None):
     outputs = predict_outputs(estimator, input_fn, len(examples), checkpoint)
     scores.update(cd.task_scores(task.name, task.type, *gold_and_predicted(
         task, examples, outputs)))
+    # Each evaluated checkpoint's scores, in the estimator's eval folder of
+    # this dev set (eval, eval_mm), as TensorBoard scalars.
+    task_plumbing.write_eval_summaries(
+        os.path.join(FLAGS.output_dir, "eval_" + suffix if suffix else "eval"),
+        scores, step=int(found["global_step"]))
     prefix = "eval_%s_" % suffix if suffix else "eval_"
     results.update({prefix + k[len("eval_"):]: v for k, v in scores.items()})
     results["global_step"] = int(found["global_step"])
@@ -587,7 +592,8 @@ def main(_):
     results = results or evaluate_fn(checkpoint)
     if checkpoint:
       results["best_checkpoint"] = checkpoint
-    task_plumbing.write_eval_results(FLAGS.output_dir, results)
+    task_plumbing.write_eval_results(FLAGS.output_dir, results,
+                                     summaries=False)  # evaluate wrote them
   run_predict(estimator, task, tokenizer, test, checkpoint)
   if FLAGS.export_dir:
     export(estimator, task, record, tokenizer.vocab, checkpoint)

@@ -500,9 +500,15 @@ def entity_results(examples, tags, scheme):
   logging.info("Entity-level scores (CoNLL rules):\n%s",
                ner_metrics.format_report(scores))
   overall = scores["micro"]
-  return {"entity_precision": overall["precision"],
-          "entity_recall": overall["recall"],
-          "entity_f1": overall["f1"]}
+  results = {"entity_precision": overall["precision"],
+             "entity_recall": overall["recall"],
+             "entity_f1": overall["f1"]}
+  # Per type as entity_f1/PER etc.: TensorBoard groups tags by the part
+  # before the slash.
+  for entity_type, row in scores["per_type"].items():
+    for name in ("precision", "recall", "f1"):
+      results["entity_%s/%s" % (name, entity_type)] = row[name]
+  return results
 
 
 # ----------------------------------------------------------------------------

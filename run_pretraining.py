@@ -31,6 +31,7 @@ import collections
 import hashlib
 import json
 import os
+import struct
 
 # Before TensorFlow is imported: keep its C++ start-up chatter (and, on CPU
 # machines, the full wheel's cuDNN/cuFFT/cuBLAS registration errors) out of
@@ -241,6 +242,53 @@ def expand_files(patterns, flag):
   return paths
 
 
+def _masked_crc32c(data):
+  """TFRecord's checksum of a few bytes: CRC-32C, rotated and offset."""
+  crc = 0xFFFFFFFF
+  for byte in data:
+    crc ^= byte
+    for _ in range(8):
+      crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+  crc ^= 0xFFFFFFFF
+  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def check_framing(path):
+  """Walks the record headers of a local TFRecord file (no data is read):
+  a folder, an unreadable file or one cut short (a copy or a
+  create_pretraining_data.py run that died) stops the run here, naming the
+  file and the record, instead of training on part of it or failing in the
+  input pipeline. Remote files (gs://...) are left to the reader.
+  """
+  if "://" in path:
+    return
+  if os.path.isdir(path):
+    task_plumbing.flag_error("%s: is a folder; expected a TFRecord file made "
+                             "by create_pretraining_data.py" % path)
+  size = os.path.getsize(path)
+  offset = count = 0
+  with open(path, "rb") as f:
+    while offset < size:
+      # Each record: length (uint64), its CRC (uint32), data, data CRC.
+      header = f.read(12)
+      if count == 0 and (len(header) < 12 or struct.unpack(
+          "<I", header[8:])[0] != _masked_crc32c(header[:8])):
+        task_plumbing.flag_error(
+            "%s: not a TFRecord file (its first record header fails its "
+            "checksum); expected records made by create_pretraining_data.py"
+            % path)
+      end = (offset + 12 + struct.unpack("<Q", header[:8])[0] + 4
+             if len(header) == 12 else size + 1)
+      if end > size:
+        task_plumbing.flag_error(
+            "%s: truncated: record %d (at byte %d) runs past the end of the "
+            "file (%d bytes); expected whole records: make the file again "
+            "with create_pretraining_data.py" % (path, count + 1, offset,
+                                                 size))
+      f.seek(end)
+      offset, count = end, count + 1
+
+
 def check_records(path, spec):
   """Reads the first record of `path` and checks it has the spec's shape.
 
@@ -304,11 +352,13 @@ def validate_flags():
   if FLAGS.max_predictions_per_seq < 1 or FLAGS.num_train_steps < 1:
     task_plumbing.flag_error("--max_predictions_per_seq and --num_train_steps "
                              "must be >= 1")
+  task_plumbing.check_sizes()
   if (FLAGS.do_eval and not FLAGS.do_train and not FLAGS.init_checkpoint and
       not tf.train.latest_checkpoint(FLAGS.output_dir)):
     task_plumbing.flag_error("%s holds no checkpoint to evaluate: pass "
                              "--init_checkpoint or --do_train"
                              % FLAGS.output_dir)
+  task_plumbing.check_writable_dir(FLAGS.output_dir, "output_dir")
 
 
 def warmup_steps():
@@ -329,6 +379,8 @@ def main(_):
   spec = feature_spec(FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
   eval_files = (expand_files(FLAGS.eval_input_file, "eval_input_file")
                 if FLAGS.eval_input_file else train_files)
+  for path in sorted(set(train_files + eval_files)):
+    check_framing(path)
   for path in sorted(set(train_files[:1] + eval_files[:1])):
     check_records(path, spec)
   checkpoint = None

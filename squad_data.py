@@ -36,6 +36,7 @@ import collections
 import json
 import math
 
+import input_limits
 import tokenization
 
 
@@ -68,8 +69,12 @@ def load_dataset(path):
 
   Raises:
     SquadDataError: empty file, bad UTF-8, malformed JSON (with line and
-      column) or no "data" list.
+      column), no "data" list, or a file over
+      input_limits.MAX_JSON_FILE_BYTES.
   """
+  too_big = input_limits.json_file_too_big(path)
+  if too_big:
+    _error(path, None, too_big)
   with open(path, "rb") as f:
     raw = f.read()
   try:
@@ -83,6 +88,9 @@ def load_dataset(path):
   except ValueError as e:
     _error(path, None, "malformed JSON at line %d column %d: %s"
            % (e.lineno, e.colno, e.msg))
+  except RecursionError:
+    _error(path, None, "malformed JSON: lists or objects nested too deeply "
+           "for Python's parser; expected SQuAD JSON")
   if not isinstance(dataset, dict) or not isinstance(dataset.get("data"),
                                                      list):
     _error(path, None, 'expected a JSON object with a "data" list of '
@@ -117,7 +125,8 @@ def iter_questions(path, articles):
   """Yields (where, context, qa) for every question, checking the structure.
 
   `where` reads like `data[3].paragraphs[0].qas[2] (id 5733be...)`. Question
-  ids are returned as strings and must be unique in the file.
+  ids are returned as strings and must be unique in the file. Contexts and
+  questions longer than input_limits.MAX_TEXT_CHARS are refused.
   """
   seen = {}
   for i, article in enumerate(articles):
@@ -125,6 +134,7 @@ def iter_questions(path, articles):
     for j, paragraph in enumerate(paragraphs):
       at = "data[%d].paragraphs[%d]" % (i, j)
       context = get_field(path, at, paragraph, "context", str)
+      _check_length(path, at, "context", context, "split it into paragraphs")
       for k, qa in enumerate(get_field(path, at, paragraph, "qas", list)):
         where = "%s.qas[%d]" % (at, k)
         qid = str(get_field(path, where, qa, "id", (str, int)))
@@ -133,8 +143,19 @@ def iter_questions(path, articles):
           _error(path, where, "duplicate question id, first at %s"
                  % seen[qid])
         seen[qid] = where.split(" ")[0]
-        get_field(path, where, qa, "question", str)
+        _check_length(path, where, "question",
+                      get_field(path, where, qa, "question", str),
+                      "shorten it")
         yield where, context, qa
+
+
+def _check_length(path, where, what, text, advice):
+  """Refuses a text longer than input_limits.MAX_TEXT_CHARS."""
+  if len(text) > input_limits.MAX_TEXT_CHARS:
+    _error(path, where, "the %s is %s characters long, over the %s "
+           "(input_limits.MAX_TEXT_CHARS) one %s may hold; %s" % (
+               what, format(len(text), ","),
+               format(input_limits.MAX_TEXT_CHARS, ","), what, advice))
 
 
 def answer_texts(path, where, qa):
@@ -157,18 +178,23 @@ def split_words(context):
     index of the word holding character c (for whitespace: the word before
     it, -1 before the first word).
   """
+  # Words are sliced out at their ends: growing the last word one character
+  # at a time (Google's `doc_tokens[-1] += c`) copies it every time, which is
+  # quadratic in the word's length (minutes for a 1 MB word).
   doc_tokens, char_to_word = [], []
-  after_space = True
-  for char in context:
+  start = None  # Where the current word began, or None between words.
+  for index, char in enumerate(context):
     if is_whitespace(char):
-      after_space = True
+      if start is not None:
+        doc_tokens.append(context[start:index])
+        start = None
+      char_to_word.append(len(doc_tokens) - 1)
     else:
-      if after_space:
-        doc_tokens.append(char)
-      else:
-        doc_tokens[-1] += char
-      after_space = False
-    char_to_word.append(len(doc_tokens) - 1)
+      if start is None:
+        start = index
+      char_to_word.append(len(doc_tokens))
+  if start is not None:
+    doc_tokens.append(context[start:])
   return doc_tokens, char_to_word
 
 
@@ -301,12 +327,19 @@ def max_context_owner(spans):
 def improve_answer_span(doc_pieces, start, end, tokenizer, answer_text):
   """The tightest piece span inside [start, end] whose pieces spell the
   tokenized answer, e.g. "1895" inside the word "(1895)"; else unchanged."""
-  target = " ".join(tokenizer.tokenize(answer_text))
-  for new_start in range(start, end + 1):
-    for new_end in range(end, new_start - 1, -1):
-      if " ".join(doc_pieces[new_start:new_end + 1]) == target:
-        return new_start, new_end
-  return start, end
+  # Google's two nested loops join every sub-span: cubic in the answer's
+  # length. Pieces hold no spaces, so a sub-span spells the target exactly
+  # where " target " occurs in " span " at a space; the first occurrence is
+  # the span Google's loops return (the lowest start, then the only end).
+  target = tokenizer.tokenize(answer_text)
+  if not target or start > end:
+    return start, end
+  span = " %s " % " ".join(doc_pieces[start:end + 1])
+  found = span.find(" %s " % " ".join(target))
+  if found < 0:
+    return start, end
+  new_start = start + span.count(" ", 0, found)
+  return new_start, new_start + len(target) - 1
 
 
 class _DocPieces(object):
@@ -382,7 +415,9 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
   Returns:
     (features, stats): stats counts "examples", "features",
     "windowed_examples", "truncated_questions" and, in training,
-    "windows_without_answer" (positions at [CLS]).
+    "windows_without_answer" (positions at [CLS]) and
+    "answers_without_pieces" (questions left out: their answer is made of
+    characters the tokenizer drops, such as U+200B, so no piece spells it).
   """
   if max_seq_length <= max_query_length + 3:
     raise ValueError("max_seq_length=%d leaves no room for the document "
@@ -402,6 +437,11 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
     answer = None
     if is_training and not example.is_impossible:
       answer = doc.answer_span(example, tokenizer)
+      if answer[1] < answer[0]:
+        # Google's code would point start after end (at the next word or
+        # the final [SEP]): a wrong target, trained on silently.
+        stats["answers_without_pieces"] += 1
+        continue
     spans = doc_spans(len(doc.pieces), max_seq_length - len(query) - 3,
                       doc_stride)
     owner = max_context_owner(spans)

@@ -29,6 +29,7 @@ import re
 import string
 import sys
 
+import input_limits
 import squad_data
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -190,11 +191,15 @@ def _totals(exact, f1, gold, version_2, na_probs, na_prob_thresh):
 
 
 def _load_json_object(path, what):
+  too_big = input_limits.json_file_too_big(path)
+  if too_big:
+    raise squad_data.SquadDataError("%s: %s" % (path, too_big))
   with open(path, "rb") as f:
     raw = f.read()
   try:
     data = json.loads(raw.decode("utf-8-sig")) if raw.strip() else None
-  except (UnicodeDecodeError, ValueError) as e:
+  except (UnicodeDecodeError, ValueError, RecursionError) as e:
+    # RecursionError: lists or objects nested too deeply to parse.
     raise squad_data.SquadDataError("%s: malformed JSON: %s" % (path, e))
   if not isinstance(data, dict):
     raise squad_data.SquadDataError(

@@ -17,17 +17,25 @@ own part (reading data, building features, its head, its outputs) and calls:
   * `make_estimator(...)`              RunConfig + TPUEstimator (CPU/GPU/TPU);
   * `export_saved_model(...)`          SavedModel whose serving signature
                                        takes ids and needs no labels;
-  * `write_eval_results(...)`          eval_results.txt / .json + a table.
+  * `write_eval_results(...)`          eval_results.txt / .json + a table,
+                                       and the numbers as TensorBoard scalars
+                                       in output_dir/eval
+                                       (`write_eval_summaries`).
 """
 
 import collections
+import errno
 import hashlib
 import json
 import math
 import os
 import random
+import re
+import signal
+import struct
 import sys
 import time
+import traceback
 
 from absl import app
 from absl import flags
@@ -108,7 +116,22 @@ def define_common_flags():
   f.DEFINE_integer("log_every_n_steps", 50,
                    "Steps between progress lines (loss, learning rate, "
                    "examples/sec, ETA).")
-  f.DEFINE_integer("random_seed", 12345, "Graph-level random seed.")
+  f.DEFINE_integer("save_summary_steps", None,
+                   "Steps between TensorBoard summaries of training (loss, "
+                   "learning_rate, gradient_norm, examples/sec) in "
+                   "output_dir; default: --log_every_n_steps; 0 writes "
+                   "none.")
+  f.DEFINE_integer("random_seed", 12345,
+                   "Seed of everything random in a run: new variables, "
+                   "dropout masks, the order of the training records. The "
+                   "same command and seed give bit-identical checkpoints on "
+                   "CPU.")
+  f.DEFINE_bool("deterministic", None,
+                "TensorFlow's op determinism (tf.config.experimental."
+                "enable_op_determinism): deterministic GPU kernels and "
+                "tf.data. Default: on when no GPU is visible (on CPU it costs "
+                "nothing measurable), off on GPUs, where it is slower; "
+                "--deterministic turns it on there too.")
   f.DEFINE_bool("use_tpu", False, "Run on a Cloud TPU.")
   f.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
   f.DEFINE_string("tpu_zone", None, "GCE zone of the TPU (found if unset).")
@@ -147,10 +170,12 @@ COMMON_FLAG_GROUPS = (
     ("training", ("train_batch_size", "learning_rate", "num_train_epochs",
                   "warmup_proportion", "lr_schedule", "weight_decay_rate",
                   "adam_bias_correction", "clip_norm",
-                  "gradient_accumulation_steps", "random_seed")),
+                  "gradient_accumulation_steps", "random_seed",
+                  "deterministic")),
     ("evaluation and prediction", ("eval_batch_size", "predict_batch_size")),
     ("checkpoints and logs", ("save_checkpoints_steps", "keep_checkpoint_max",
-                              "log_every_n_steps", "verbosity")),
+                              "log_every_n_steps", "save_summary_steps",
+                              "verbosity")),
     ("TPU", ("use_tpu", "tpu_name", "tpu_zone", "gcp_project", "master",
              "num_tpu_cores", "iterations_per_loop")),
 )
@@ -260,25 +285,184 @@ def register_user_error(*exception_types):
   _USER_ERRORS = tuple(_USER_ERRORS) + tuple(exception_types)
 
 
+# What an OSError of a file the user named (or a folder to write in) means,
+# by errno; others are bugs and keep their traceback.
+_OS_ERROR_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or write elsewhere",
+    errno.EDQUOT: "the disk quota is used up: free some space or write "
+                  "elsewhere",
+    errno.EFBIG: "the file size limit (ulimit -f) or the disk quota is "
+                 "reached: raise it or write elsewhere",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.EACCES: "this user may not read or write it: fix its permissions "
+                  "or use another path",
+    errno.EPERM: "this user may not read or write it: fix its permissions or "
+                 "use another path",
+    errno.ENOTDIR: "a file stands where a folder is expected",
+    errno.EISDIR: "it is a folder; expected a file",
+    errno.ENOENT: "check the path",
+}
+
+
+def describe_os_error(error):
+  """One line for an OSError of a known kind (see _OS_ERROR_HINTS), naming
+  the path; None for other errors."""
+  hint = _OS_ERROR_HINTS.get(error.errno)
+  if hint is None:
+    return None
+  # os.replace(tmp, final) names both: the final name is the one to show.
+  path = error.filename2 or error.filename
+  what = error.strerror or os.strerror(error.errno)
+  if path is None:
+    return "%s (%s)" % (what, hint)
+  return "%s: %s (%s)" % (path, what, hint)
+
+
+def os_error_from_tf(error, path=None):
+  """The OSError behind a TensorFlow file-system error, or None.
+
+  TensorFlow's POSIX file system reports `<path>; <strerror>` (e.g. a
+  TFRecordWriter on a full disk: `out/.tmp-x; File too large`) without the
+  errno; the strerror text gives it back. `path`, if given, replaces the
+  file named in the message (the final name of a temp file).
+  """
+  message = getattr(error, "message", str(error))
+  for number in _OS_ERROR_HINTS:
+    text = os.strerror(number)
+    if message.endswith(text) or ("; " + text) in message:
+      named = message.split("; " + text)[0].strip().splitlines()[-1]
+      named = named.rsplit("}}", 1)[-1].split(": ")[-1].strip()
+      # TF's own temp names (graph.pbtxt.tmp<uuid>, *.tempstate<n>): the
+      # file it was writing.
+      named = re.sub(r"\.(tmp[0-9a-f]{32}|tempstate\d+)$", "", named)
+      return OSError(number, text, path or named or None)
+  return None
+
+
 def main_wrapper(main):
-  """Wraps an absl main so bad input is a one-line error and exit code 2."""
+  """Wraps an absl main so bad input is a one-line error and exit code 2.
+
+  Bad input is a registered user error, or an OSError (or TensorFlow's
+  file-system error) of a kind that _OS_ERROR_HINTS explains: a missing,
+  unreadable or unwritable path, a full disk. --verbosity=debug also prints
+  the traceback above the line.
+  """
+
+  def fail(message):
+    if debug_logging():
+      traceback.print_exc()
+    sys.stderr.write("error: %s\n" % (message,))
+    sys.stderr.flush()
+    sys.exit(2)
 
   def wrapped(argv):
     try:
       return main(argv)
     except _USER_ERRORS as e:
-      sys.stderr.write("error: %s\n" % (e,))
-      sys.stderr.flush()
-      sys.exit(2)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-      sys.stderr.write("error: %s\n" % (e,))
-      sys.exit(2)
+      fail(e)
+    except OSError as e:
+      message = describe_os_error(e)
+      if message is None and isinstance(e, (
+          FileNotFoundError, IsADirectoryError, NotADirectoryError,
+          PermissionError)):
+        message = str(e)  # raised with a message of its own, no errno
+      if message is None:
+        raise
+      fail(message)
+    except tf.errors.OpError as e:
+      cause = os_error_from_tf(e)
+      if cause is None:
+        raise
+      fail(describe_os_error(cause))
     except KeyboardInterrupt:
       sys.stderr.write("interrupted; rerun with the same flags to resume "
                        "from the last checkpoint\n")
       sys.exit(130)
 
   return wrapped
+
+
+# ----------------------------------------------------------------------------
+# Killed runs: the tests' fault injection, and what a rerun tidies up
+
+# Test-only fault injection: when this environment variable names a point,
+# the process SIGKILLs itself there (unset, as in any real run, nothing
+# happens). Points: "tfrecord_write" (a cached TFRecord half written),
+# "checkpoint_write:<step>" (that checkpoint's data and index written, the
+# `checkpoint` file not yet naming it), "export" (a SavedModel complete in its
+# staging folder, not yet renamed into export_dir).
+KILL_AT_ENV = "BERT_TOOLKIT_KILL_AT"
+
+
+def kill_point(name):
+  """Dies by SIGKILL if BERT_TOOLKIT_KILL_AT is `name` (tests only)."""
+  if os.environ.get(KILL_AT_ENV) == name:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _install_checkpoint_kill_point():
+  """BERT_TOOLKIT_KILL_AT=checkpoint_write:<step>: dies inside the save of
+  that checkpoint, between its files and the `checkpoint` file's update (the
+  next thing tf.compat.v1.train.Saver.save does)."""
+  if not os.environ.get(KILL_AT_ENV, "").startswith("checkpoint_write:"):
+    return
+  from tensorflow.python.checkpoint import checkpoint_management  # pylint: disable=g-import-not-at-top
+  update = checkpoint_management.update_checkpoint_state_internal
+  if getattr(update, "kill_point", False):
+    return
+
+  def update_unless_killed(save_dir, model_checkpoint_path, *args, **kwargs):
+    kill_point("checkpoint_write:" + model_checkpoint_path.rsplit("-", 1)[-1])
+    return update(save_dir, model_checkpoint_path, *args, **kwargs)
+
+  update_unless_killed.kill_point = True
+  checkpoint_management.update_checkpoint_state_internal = update_unless_killed
+
+
+_CHECKPOINT_FILE = re.compile(r"^model\.ckpt-(\d+)(\.|_temp)")
+# TensorFlow's own temp names (file_io.atomic_write_string_to_file), for the
+# `checkpoint` file, graph.pbtxt and each checkpoint's .meta.
+_TF_TEMP_FILE = re.compile(
+    r"^(checkpoint|graph\.pbtxt|model\.ckpt-\d+\.meta)\.tmp[0-9a-f]{32}$")
+
+
+def discard_unfinished_checkpoints(output_dir, latest_step):
+  """Removes what a killed checkpoint save left: files of checkpoints newer
+  than the last complete one, and TensorFlow's temp files.
+
+  A Saver names a checkpoint in output_dir/checkpoint only after writing its
+  data and index, so files of a later step are a save a kill cut short (a
+  `_temp` folder, data without an index, or both files never named). They
+  are never restored; removed, no tool or user can take them for one. The
+  `checkpoint` file, graph.pbtxt and .meta files are written to a
+  `<name>.tmp<hex>` name and renamed; a kill can leave those behind. Called
+  as training starts, when no other process writes to output_dir.
+
+  Args:
+    output_dir: the run's folder.
+    latest_step: step of its last complete checkpoint; None (there is none)
+      removes only the temp files.
+  Returns:
+    The names removed.
+  """
+  removed = []
+  for name in sorted(tf.io.gfile.listdir(output_dir)):
+    name = name.rstrip("/")
+    match = _CHECKPOINT_FILE.match(name)
+    if not _TF_TEMP_FILE.match(name) and (
+        not match or latest_step is None or
+        int(match.group(1)) <= latest_step):
+      continue
+    path = os.path.join(output_dir, name)
+    if tf.io.gfile.isdir(path):
+      tf.io.gfile.rmtree(path)
+    else:
+      tf.io.gfile.remove(path)
+    removed.append(name)
+  if removed:
+    logging.info("Removed %s of an unfinished checkpoint save in %s",
+                 ", ".join(removed), output_dir)
+  return removed
 
 
 # ----------------------------------------------------------------------------
@@ -311,6 +495,85 @@ def check_mode_flags(*required, nothing_to_do_hint=""):
       not tf.train.latest_checkpoint(FLAGS.output_dir)):
     flag_error("%s holds no trained checkpoint: run --do_train first (same "
                "--output_dir) or pass --init_checkpoint" % FLAGS.output_dir)
+  check_sizes()
+  check_writable_dir(FLAGS.output_dir, "output_dir")
+
+
+def require_at_least(name, minimum, what=""):
+  """--name must be >= minimum (an int flag)."""
+  value = FLAGS[name].value
+  if value is None or value < minimum:
+    flag_error("--%s=%s: must be at least %d%s" % (name, value, minimum,
+                                                  what))
+
+
+def check_sizes():
+  """Sizes and counts every script shares, checked before any work.
+
+  Each flag is checked when the script defines it: max_seq_length >= 3
+  ([CLS], a piece, [SEP]); batch sizes and gradient_accumulation_steps >= 1;
+  num_train_epochs > 0 when training; doc_stride < max_seq_length (a stride
+  of a whole window or more leaves no overlap between a long input's
+  windows, so pieces near a window's edge never get context).
+  """
+  if "max_seq_length" in FLAGS and FLAGS.max_seq_length < 3:
+    flag_error("--max_seq_length=%d: must be at least 3 ([CLS], one word "
+               "piece, [SEP])" % FLAGS.max_seq_length)
+  for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
+               "batch_size", "gradient_accumulation_steps"):
+    if name in FLAGS:
+      require_at_least(name, 1)
+  if ("do_train" in FLAGS and FLAGS.do_train and
+      "num_train_epochs" in FLAGS and not FLAGS.num_train_epochs > 0):
+    flag_error("--num_train_epochs=%g: must be greater than 0 (passes over "
+               "the training set; 0.5 is half of it)"
+               % FLAGS.num_train_epochs)
+  if ("doc_stride" in FLAGS and "max_seq_length" in FLAGS and
+      FLAGS.doc_stride >= FLAGS.max_seq_length):
+    flag_error("--doc_stride=%d: must be smaller than --max_seq_length=%d "
+               "(word pieces between the starts of a long input's windows; "
+               "this leaves the windows no overlap)"
+               % (FLAGS.doc_stride, FLAGS.max_seq_length))
+
+
+def _blocking_file(path):
+  """The first ancestor of `path` that exists and is not a folder, or None."""
+  path = os.path.abspath(path)
+  while True:
+    if os.path.exists(path):
+      return None if os.path.isdir(path) else path
+    parent = os.path.dirname(path)
+    if parent == path:
+      return None
+    path = parent
+
+
+def check_writable_dir(path, flag):
+  """Creates the folder `path` if needed and checks that files can be
+  written in it, before any work: a run must not stop at its first write.
+
+  Args:
+    path: the folder (remote paths, gs://..., are only created).
+    flag: the flag that named it, for the message (e.g. "output_dir"); or a
+      phrase such as "the folder of --output_file".
+  Raises:
+    UserInputError: naming the folder (and the file in the way, if any).
+  """
+  name = ("--%s=%s" % (flag, path)) if flag.isidentifier() else (
+      "%s %s" % (flag, path))
+  if "://" in path:
+    tf.io.gfile.makedirs(path)
+    return
+  blocker = _blocking_file(path)
+  if blocker is not None:
+    flag_error("%s: cannot create this folder: %s is a file (%s)" % (
+        name, blocker, os.strerror(errno.ENOTDIR)))
+  try:
+    os.makedirs(path, exist_ok=True)
+    os.remove(atomic_files.make_temp_file(path, prefix=".tmp-probe-"))
+  except OSError as e:
+    flag_error("%s: cannot write in this folder: %s (%s)" % (
+        name, e.strerror or e, _OS_ERROR_HINTS.get(e.errno, "")))
 
 
 # ----------------------------------------------------------------------------
@@ -505,7 +768,9 @@ def load_tokenizer():
       flag_error(str(e).strip())
   try:
     return tokenization.FullTokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
-  except (ValueError, OSError) as e:
+  except OSError as e:
+    flag_error(describe_os_error(e) or str(e))
+  except ValueError as e:
     flag_error(str(e))
 
 
@@ -525,6 +790,38 @@ def resolve_checkpoint(path):
   return path
 
 
+def check_checkpoint_complete(path):
+  """Raises UserInputError when a checkpoint's data files are missing or
+  shorter than its tensors (a copy or download cut short), which would
+  otherwise fail deep inside training with a traceback.
+
+  Only sizes are compared (the index lists every tensor's shape and dtype;
+  the data files hold their bytes back to back), so nothing is read.
+  """
+  try:
+    reader = tf.train.load_checkpoint(path)
+  except (tf.errors.OpError, ValueError) as e:
+    flag_error("%s: not a readable checkpoint (%s)" % (
+        path, getattr(e, "message", e)))
+  dtypes = reader.get_variable_to_dtype_map()
+  needed = 0
+  for name, shape in reader.get_variable_to_shape_map().items():
+    dtype = dtypes[name]
+    if dtype != tf.string:
+      needed += int(math.prod(shape)) * dtype.size
+  files = tf.io.gfile.glob(path + ".data-*-of-*")
+  expected = int(files[0].rsplit("-of-", 1)[1]) if files else 1
+  if len(files) != expected:
+    flag_error("%s: %d of its %d data files (%s.data-*-of-%05d) are there; "
+               "copy or download the checkpoint again" % (
+                   path, len(files), expected, path, expected))
+  have = sum(tf.io.gfile.stat(f).length for f in files)
+  if have < needed:
+    flag_error("%s: truncated checkpoint: its data files hold %d bytes but "
+               "its tensors need %d; copy or download it again" % (
+                   path, have, needed))
+
+
 def check_init_checkpoint(init_checkpoint, bert_config, vocab_size):
   """Checks, before any training, that checkpoint, config and vocab agree.
 
@@ -538,6 +835,7 @@ def check_init_checkpoint(init_checkpoint, bert_config, vocab_size):
     UserInputError: naming the tensor and the two shapes that disagree.
   """
   path = resolve_checkpoint(init_checkpoint)
+  check_checkpoint_complete(path)
   shapes = dict(tf.train.list_variables(path))
   table = "bert/embeddings/word_embeddings"
   if table not in shapes:
@@ -596,7 +894,15 @@ def write_tfrecord(features, spec, path):
       for feature in features:
         writer.write(_to_tf_example(feature, spec).SerializeToString())
         count += 1
+        if count == 1 and os.environ.get(KILL_AT_ENV) == "tfrecord_write":
+          writer.flush()  # the tests' kill: one record on disk, then death
+          kill_point("tfrecord_write")
     os.replace(tmp_path, path)
+  except tf.errors.OpError as e:  # e.g. a full disk: name the final file
+    cause = os_error_from_tf(e, path)
+    if cause is None:
+      raise
+    raise cause from e
   finally:
     if os.path.exists(tmp_path):
       os.remove(tmp_path)
@@ -640,6 +946,7 @@ def cached_tfrecord(output_dir, name, key, build_features, spec,
       count = json.load(f)["num_records"]
     logging.info("Reusing %s (%d records, same inputs)", path, count)
     return path, count
+  atomic_files.remove_stale_temp(output_dir)  # e.g. a killed run's record
   features, _ = build_features()
   if shuffle_seed is not None:
     features = list(features)
@@ -685,7 +992,10 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder,
       are also written pre-shuffled (cached_tfrecord's shuffle_seed).
     seed: shuffle seed.
   Returns:
-    input_fn(params) -> tf.data.Dataset of feature dicts.
+    input_fn(params, config=None) -> tf.data.Dataset of feature dicts. For
+    training, when config.model_dir holds a checkpoint, the stream skips the
+    records its global step has trained on: a resumed run (or the next chunk
+    of a chunked one) sees the batches an uninterrupted run would.
   """
   parse_spec = name_to_features(spec)
   files = [input_file] if isinstance(input_file, str) else list(input_file)
@@ -695,7 +1005,7 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder,
     return {name: (tf.cast(t, tf.int32) if t.dtype == tf.int64 else t)
             for name, t in example.items()}
 
-  def input_fn(params):
+  def input_fn(params, config=None):
     batch_size = params["batch_size"]
     d = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 4))
     if is_training:
@@ -705,11 +1015,34 @@ def input_fn_builder(input_file, spec, is_training, drop_remainder,
       d = d.shuffle(buffer_size=shuffle_buffer, seed=seed,
                     reshuffle_each_iteration=True)
       d = d.repeat()
+      # Skipped before decoding: the records are only read, not parsed.
+      d = d.skip(records_trained(config, params))
     d = d.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     d = d.batch(batch_size, drop_remainder=drop_remainder)
     return d.prefetch(tf.data.AUTOTUNE)
 
   return input_fn
+
+
+def records_trained(config, params):
+  """Training records consumed by the global step of config.model_dir's
+  latest checkpoint (0 for a fresh run).
+
+  Each step reads one batch of params["batch_size"] from this input
+  pipeline, or on a TPU one per core of the host (PER_HOST_V2); with
+  gradient accumulation a step is a micro-batch, as the global step counts.
+  """
+  model_dir = getattr(config, "model_dir", None)
+  step = _checkpoint_step(model_dir) if model_dir else None
+  if not step:
+    return 0
+  per_step = params["batch_size"]
+  context = params.get("context")
+  if context is not None:
+    per_step *= getattr(context, "num_of_replicas_per_host", 1)
+  logging.info("Input: skipping the %d training records of the %d steps "
+               "trained already", step * per_step, step)
+  return step * per_step
 
 
 def num_padding_examples(num_examples, batch_size, use_tpu):
@@ -869,6 +1202,11 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
     if config is not None and config.model_dir:
       own = tf.train.latest_checkpoint(config.model_dir)
     inputs = features_fn(features) if features_fn else features
+    if is_training and not use_tpu:
+      # Masks keyed by the global step: a resumed run draws an uninterrupted
+      # one's. Not on TPUs, whose cores share the step (and so would share
+      # masks) outside tf.distribute.
+      modeling.seed_dropout_by_step(tf1.train.get_or_create_global_step())
     model = modeling.BertModel(
         config=bert_config,
         is_training=is_training,
@@ -915,8 +1253,11 @@ def make_estimator(model_fn, params=None):
   if FLAGS.use_tpu and FLAGS.tpu_name:
     tpu_cluster_resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
         FLAGS.tpu_name, zone=FLAGS.tpu_zone, project=FLAGS.gcp_project)
+  set_determinism()
+  _install_checkpoint_kill_point()
   session_config = tf1.ConfigProto(allow_soft_placement=True)
   session_config.gpu_options.allow_growth = True
+  summary_steps = summary_interval()
   run_config = tf1.estimator.tpu.RunConfig(
       cluster=tpu_cluster_resolver,
       master=FLAGS.master,
@@ -924,7 +1265,8 @@ def make_estimator(model_fn, params=None):
       tf_random_seed=FLAGS.random_seed,
       save_checkpoints_steps=FLAGS.save_checkpoints_steps,
       keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-      log_step_count_steps=max(FLAGS.log_every_n_steps, 1) * 10,
+      save_summary_steps=summary_steps,
+      log_step_count_steps=_examples_per_sec_interval(summary_steps),
       session_config=session_config,
       tpu_config=tf1.estimator.tpu.TPUConfig(
           iterations_per_loop=FLAGS.iterations_per_loop,
@@ -944,21 +1286,83 @@ def make_estimator(model_fn, params=None):
       export_to_tpu=FLAGS.use_tpu)
 
 
+def set_determinism():
+  """Applies --deterministic; by default op determinism is on unless a GPU
+  is visible.
+
+  On CPU it changes nothing measurable (CPU kernels are deterministic
+  already; it pins tf.data's order and refuses unseeded random ops); on GPUs
+  it selects deterministic cuDNN algorithms and segment sums and runs scatter
+  ops on the CPU, which costs time. It cannot be switched off again in the
+  same process.
+
+  Returns:
+    Whether op determinism is on.
+  """
+  wanted = FLAGS.deterministic
+  if wanted is None:
+    wanted = not tf.config.list_physical_devices("GPU")
+  if wanted:
+    tf.config.experimental.enable_op_determinism()
+  logging.debug("Op determinism %s", "on" if wanted else "off")
+  return wanted
+
+
+def summary_interval():
+  """Steps between training summaries: --save_summary_steps, by default
+  --log_every_n_steps; 0 = none."""
+  steps = FLAGS.save_summary_steps
+  if steps is None:
+    steps = max(FLAGS.log_every_n_steps, 1)
+  if steps < 0:
+    flag_error("--save_summary_steps must be >= 0 (0 writes no summaries), "
+               "got %d" % steps)
+  return steps
+
+
+def _examples_per_sec_interval(summary_steps):
+  """RunConfig.log_step_count_steps that makes TPUEstimator's own
+  ExamplesPerSecondHook (the `examples/sec` and `global_step/sec` summaries)
+  fire every `summary_steps` steps.
+
+  TPUEstimator divides the value by iterations_per_loop (rounding up), as a
+  TPU session.run is a whole loop; on CPU/GPU a run is one step, so without
+  the product it would fire on every step.
+  """
+  steps = summary_steps or max(FLAGS.log_every_n_steps, 1) * 10
+  return steps if FLAGS.use_tpu else steps * max(FLAGS.iterations_per_loop, 1)
+
+
 def log_resume_point(output_dir, max_steps):
   """Records the run (run.json, model files) as training starts, and says
   where it starts when output_dir holds checkpoints already.
 
   The estimator then restores every variable from the run's own last
-  checkpoint (--init_checkpoint is not read), and trains on from its step.
+  checkpoint (--init_checkpoint is not read), and trains on from its step;
+  the input_fn skips the records trained on, and dropout masks are keyed by
+  the step, so the rerun of a killed run ends where an uninterrupted one
+  would. What a kill left half-written (temp files of dead processes,
+  unfinished checkpoint saves) is removed first.
 
   Returns:
     The global step training starts from (0 for a fresh run).
   """
   record_run()
+  atomic_files.remove_stale_temp(output_dir)
   latest = tf.train.latest_checkpoint(output_dir)
   if not latest:
+    discard_unfinished_checkpoints(output_dir, None)
     return 0
   step = int(tf.train.load_variable(latest, "global_step"))
+  discard_unfinished_checkpoints(output_dir, step)
+  accumulation = FLAGS.gradient_accumulation_steps
+  if accumulation > 1 and step % accumulation and step < max_steps:
+    logging.warning(
+        "Step %d is inside an accumulation of %d micro-batches, whose "
+        "gradients checkpoints do not hold: the first update averages only "
+        "the rest. A --save_checkpoints_steps multiple of "
+        "--gradient_accumulation_steps keeps resumes exact.", step,
+        accumulation)
   if step >= max_steps:
     logging.info("%s is at global step %d of %d: nothing left to train",
                  latest, step, max_steps)
@@ -1019,8 +1423,15 @@ def _cell(value):
   return str(value)
 
 
-def write_eval_results(output_dir, results, name="eval_results"):
-  """Writes `<name>.txt` (Google's `key = value` lines) and `<name>.json`."""
+def write_eval_results(output_dir, results, name="eval_results",
+                       summaries=True):
+  """Writes `<name>.txt` (Google's `key = value` lines) and `<name>.json`.
+
+  With `summaries`, also every number of `results` as a TensorBoard scalar in
+  eval_summary_dir(output_dir, name), at the evaluated step (see
+  write_eval_summaries). A caller that writes its own summaries (one per
+  evaluated checkpoint) passes summaries=False.
+  """
   clean = {}
   for key, value in sorted(results.items()):
     if hasattr(value, "item"):
@@ -1031,4 +1442,129 @@ def write_eval_results(output_dir, results, name="eval_results"):
   write_json_atomic(os.path.join(output_dir, name + ".json"), clean)
   logging.info("***** %s *****\n%s", name, format_table(
       [(k, v) for k, v in clean.items()], ("metric", "value")))
+  if summaries:
+    write_eval_summaries(eval_summary_dir(output_dir, name), clean,
+                         output_dir=output_dir)
   return clean
+
+
+# Results keys that only rename what the estimator's evaluate already wrote
+# to the same folder under another tag.
+_SUMMARY_ALIASES = {"eval_loss": "loss"}
+
+
+def eval_summary_dir(output_dir, name="eval_results"):
+  """The TensorBoard folder of the results file `<name>.txt`.
+
+  `eval_results` goes to output_dir/eval, where the estimator's evaluate
+  writes its own metrics; `<prefix>_eval_results` or `<prefix>_results`
+  (another input's scores) to output_dir/eval_<prefix>, so each input is its
+  own run in TensorBoard.
+  """
+  stem = name
+  for suffix in ("eval_results", "_results"):
+    if stem.endswith(suffix):
+      stem = stem[:-len(suffix)].rstrip("_")
+      break
+  return os.path.join(output_dir, "eval_" + stem if stem else "eval")
+
+
+def _summary_values_at(directory, step):
+  """{tag: set of values} the event files of `directory` hold at `step`."""
+  found = collections.defaultdict(set)
+  pattern = os.path.join(directory, "events.out.tfevents.*")
+  for path in tf.io.gfile.glob(pattern):
+    try:
+      for event in tf1.train.summary_iterator(path):
+        if event.step == step:
+          for value in event.summary.value:
+            if value.HasField("simple_value"):
+              found[value.tag].add(_as_float32(value.simple_value))
+    except tf.errors.DataLossError:
+      pass  # A file cut short by a killed run: what it holds was read.
+  return found
+
+
+def _as_float32(number):
+  """The number as an event file stores it (float32); NaN as None, so that
+  two NaNs compare equal."""
+  if math.isnan(number):
+    return None
+  try:
+    return struct.unpack("f", struct.pack("f", number))[0]
+  except OverflowError:  # beyond float32's range
+    return math.copysign(math.inf, number)
+
+
+def _checkpoint_step(output_dir):
+  latest = output_dir and tf.train.latest_checkpoint(output_dir)
+  if not latest:
+    return None
+  try:
+    return int(tf.train.load_variable(latest, "global_step"))
+  except (tf.errors.OpError, ValueError):
+    return None
+
+
+def write_eval_summaries(directory, results, step=None, output_dir=None):
+  """Writes the numbers of `results` as TensorBoard scalars.
+
+  Metrics the estimator's evaluate computes in the graph are in its eval
+  folder already; this adds those computed in Python after predicting (NER's
+  entity scores, SQuAD's EM/F1, a classifier's F1 or correlations), with
+  the key as the tag. A value `directory` holds already under the same tag
+  at the same step (the estimator's, or an earlier evaluation of the same
+  checkpoint on the same data) is not written again, so no point shows
+  twice. Non-numbers (paths) and `global_step` are left out.
+
+  Args:
+    directory: the folder for the event file, e.g. output_dir/eval.
+    results: dict key -> value.
+    step: the global step evaluated; None takes results["global_step"], else
+      the step of the latest checkpoint in `output_dir`.
+    output_dir: the run's folder (for the step).
+  Returns:
+    The sorted tags written; none when no step is known (scores of a
+    predictions file with no checkpoint behind it).
+  """
+  if step is None:
+    step = results.get("global_step")
+  if step is None:
+    step = _checkpoint_step(output_dir)
+  if step is None:
+    logging.debug("No checkpoint step for the scores: no TensorBoard summary")
+    return []
+  step = int(step)
+  done = (_summary_values_at(directory, step) if tf.io.gfile.isdir(directory)
+          else {})
+  values = []
+  for key, value in sorted(results.items()):
+    if hasattr(value, "item"):
+      value = value.item()
+    if (key == "global_step" or isinstance(value, bool) or
+        not isinstance(value, (int, float))):
+      continue
+    stored = _as_float32(float(value))
+    if any(stored in done.get(tag, ()) for tag in (
+        key, _SUMMARY_ALIASES.get(key))):
+      continue
+    values.append(tf1.Summary.Value(tag=key, simple_value=float(value)))
+  if not values:
+    return []
+  tf.io.gfile.makedirs(directory)
+  # The estimator keeps one open writer per eval folder: appending through it
+  # keeps one event file per folder, in step order, which TensorBoard's
+  # loaders expect of a folder written to in one process. A new file gets a
+  # suffix of its own, in time order: two writers opened in the same second
+  # would otherwise pick the same name, and the second would truncate the
+  # first's file.
+  cached = getattr(tf1.summary.FileWriterCache, "_cache", {}).get(directory)
+  with tf.Graph().as_default():
+    writer = cached or tf1.summary.FileWriter(
+        directory, filename_suffix=".%019d.%d" % (time.time_ns(),
+                                                   os.getpid()))
+    writer.add_summary(tf1.Summary(value=values), step)
+    writer.flush()
+    if not cached:
+      writer.close()
+  return [v.tag for v in values]

@@ -405,11 +405,13 @@ def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
   import shutil  # pylint: disable=g-import-not-at-top
   import task_plumbing  # pylint: disable=g-import-not-at-top
   tf.io.gfile.makedirs(export_dir)
+  atomic_files.remove_stale_temp(export_dir)  # a killed export's staging
   staging = atomic_files.make_temp_dir(export_dir, prefix=".tmp-export-")
   try:
     path = task_plumbing.export_saved_model(
         estimator, staging, None, checkpoint_path=checkpoint_path,
         receiver_fn=receiver_fn, log=False)
+    task_plumbing.kill_point("export")  # tests only
     rename_signatures(path, {name + ":serving_default": name
                              for name in alternatives})
     for name, data in (extra_assets or {}).items():

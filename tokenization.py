@@ -137,6 +137,27 @@ def _check_vocab_path(vocab_file):
                      "vocab.txt" % vocab_file)
 
 
+def _first_bad_utf8_line(path):
+  """' (line N, byte 0xXX)' for the first line of `path` that is not UTF-8,
+  or '' (for the error message of a vocab that failed to decode)."""
+  try:
+    if "://" in path:
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    else:
+      with open(path, "rb") as f:
+        data = f.read()
+  except OSError:
+    return ""
+  for number, line in enumerate(data.split(b"\n"), 1):
+    try:
+      line.decode("utf-8")
+    except UnicodeDecodeError as e:
+      return " (line %d, byte 0x%02x)" % (number, line[e.start])
+  return ""
+
+
 def load_vocab(vocab_file):
   """Loads a vocabulary file (one token a line) into an ordered dictionary.
 
@@ -160,8 +181,9 @@ def load_vocab(vocab_file):
       for index, line in enumerate(reader):
         vocab[convert_to_unicode(line).strip()] = index
   except UnicodeDecodeError as e:
-    raise ValueError("Vocabulary file %s is not UTF-8 text: %s" %
-                     (vocab_file, e))
+    raise ValueError("Vocabulary file %s is not UTF-8 text%s: %s; expected "
+                     "one token a line in UTF-8" %
+                     (vocab_file, _first_bad_utf8_line(vocab_file), e.reason))
   if not vocab:
     raise ValueError("Vocabulary file %s is empty" % vocab_file)
   return vocab

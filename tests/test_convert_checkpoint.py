@@ -454,13 +454,13 @@ def run_cli(*args):
       cwd=None, timeout=120)
 
 
-def test_cli_bad_folder_exits_1_with_one_line(tmp_path):
+def test_cli_bad_folder_exits_2_with_one_line(tmp_path):
   (tmp_path / "config.json").write_text('{"model_type": "t5"}')
   result = run_cli("--direction=hf_to_tf", "--input_dir=%s" % tmp_path,
                    "--output_dir=%s" % (tmp_path / "out"))
-  # The line reads "convert_checkpoint.py: error: ...".
+  # The line reads "error: ..." (task_plumbing.main_wrapper).
   helpers.assert_one_line_error(result, "is not a BERT model", "t5",
-                                returncode=1, anywhere=True)
+                                returncode=2, anywhere=True)
   assert not os.path.exists(tmp_path / "out")
 
 

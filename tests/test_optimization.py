@@ -323,7 +323,8 @@ def test_create_optimizer_exposes_learning_rate_and_steps():
   assert step == 6
   want = [reference_lr("linear", s, 1e-3, 10, 4) for s in range(6)]
   np.testing.assert_allclose(seen, want, rtol=1e-6)
-  assert len(summaries) == 1 and "learning_rate" in summaries[0].name
+  assert sorted(op.name for op in summaries) == ["gradient_norm",
+                                                 "learning_rate"]
   # Exactly Google's variable set: nothing a Google checkpoint lacks.
   assert names == ["global_step", "w", "w/adam_m", "w/adam_v"]
 
@@ -442,7 +443,8 @@ def test_accumulation_equals_large_batch(schedule, bias_correction,
 
   assert micro_step == accum_steps * num_updates
   assert large_step == num_updates
-  assert local_names == ["dense/bias/grad_accum", "dense/kernel/grad_accum"]
+  assert local_names == ["dense/bias/grad_accum", "dense/kernel/grad_accum",
+                         "gradient_norm_of_last_update"]
   for update in range(num_updates):
     # Between applies the variables stay exactly where they were.
     group = micro[update * accum_steps:(update + 1) * accum_steps]
