@@ -33,6 +33,7 @@ import modeling
 import squad_data
 import squad_eval
 import task_plumbing
+import text_serving
 
 tf1 = tf.compat.v1
 FLAGS = flags.FLAGS
@@ -313,20 +314,19 @@ def run_predict(estimator, examples, articles, tokenizer):
 
 def export(estimator, tokenizer):
   """SavedModel (ids in, start/end logits out) + the settings and vocab a
-  server needs to build the same windows, under assets.extra/."""
-  path = task_plumbing.export_saved_model(estimator, FLAGS.export_dir,
-                                          FLAGS.max_seq_length)
-  extra = os.path.join(path, "assets.extra")
-  tf.io.gfile.makedirs(extra)
+  server needs to build the same windows, under assets.extra/.
+
+  Written in a staging folder and renamed into --export_dir only when whole
+  (assets included), so a killed export leaves no SavedModel to serve.
+  """
   settings = dict(answer_options(), max_seq_length=FLAGS.max_seq_length,
                   doc_stride=FLAGS.doc_stride,
                   max_query_length=FLAGS.max_query_length,
                   vocab_size=len(tokenizer.vocab))
-  task_plumbing.write_json_atomic(os.path.join(extra, "squad_config.json"),
-                                  settings)
-  tf.io.gfile.copy(FLAGS.vocab_file, os.path.join(extra, "vocab.txt"),
-                   overwrite=True)
-  return path
+  return text_serving.export_saved_model(
+      estimator, FLAGS.export_dir, None, alternatives=(),
+      extra_assets={"squad_config.json": settings},
+      extra_files={"vocab.txt": FLAGS.vocab_file})
 
 
 def results_from_saved_model(export_path, features, batch_size=8):

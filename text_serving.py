@@ -380,7 +380,8 @@ def serving_receiver_fn(vocab, do_lower_case, max_seq_length, num_choices=0,
 
 
 def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
-                       extra_assets=None, alternatives=("serve_text",)):
+                       extra_assets=None, alternatives=("serve_text",),
+                       extra_files=None):
   """Exports, gives the alternative receivers' signatures plain names (e.g.
   "serve_text"), adds assets, and only then renames the SavedModel into
   export_dir.
@@ -392,11 +393,13 @@ def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
   Args:
     estimator: the estimator.
     export_dir: parent folder of the timestamped SavedModels.
-    receiver_fn: e.g. serving_receiver_fn(...).
+    receiver_fn: e.g. serving_receiver_fn(...); None: the ids-only
+      signature of task_plumbing.export_saved_model.
     checkpoint_path: checkpoint to export (default: the latest).
     extra_assets: dict file name -> JSON-serialisable data, written to
       assets.extra/.
     alternatives: names of receiver_fn's receiver_tensors_alternatives.
+    extra_files: dict file name -> path of a file copied to assets.extra/.
   Returns:
     The SavedModel's folder.
   """
@@ -412,8 +415,13 @@ def export_saved_model(estimator, export_dir, receiver_fn, checkpoint_path=None,
         estimator, staging, None, checkpoint_path=checkpoint_path,
         receiver_fn=receiver_fn, log=False)
     task_plumbing.kill_point("export")  # tests only
-    rename_signatures(path, {name + ":serving_default": name
-                             for name in alternatives})
+    if alternatives:
+      rename_signatures(path, {name + ":serving_default": name
+                               for name in alternatives})
+    for name, source in (extra_files or {}).items():
+      tf.io.gfile.makedirs(os.path.join(path, "assets.extra"))
+      tf.io.gfile.copy(source, os.path.join(path, "assets.extra", name),
+                       overwrite=True)
     for name, data in (extra_assets or {}).items():
       tf.io.gfile.makedirs(os.path.join(path, "assets.extra"))
       with open(os.path.join(path, "assets.extra", name), "w",
