@@ -388,6 +388,17 @@ def break_file(where, content, suffix=""):
   return mutate
 
 
+
+def unusable_file(script, what, where, folder_word="directory"):
+  """The two cases every input file gets: a folder in its place, and a file
+  the run may not read."""
+  return [
+      Case(script, what + ": a folder", break_file(where, DIR),
+           ["{file}", folder_word], None),
+      Case(script, what + ": unreadable", break_file(where, UNREADABLE),
+           ["{file}", "ermission denied"], None),
+  ]
+
 def unwritable_output(stage):
   """The output folder exists but this user may not write into it."""
   os.chmod(stage.out, stat.S_IRUSR | stat.S_IXUSR)
@@ -475,11 +486,7 @@ def shared_cases():
         Case(s, "vocab: not UTF-8", break_file(
             "vocab_file", append(NOT_UTF8 + b"\n")), ["{file}", "UTF-8"],
              None),
-        Case(s, "vocab: a folder", break_file("vocab_file", DIR),
-             ["{file}", "directory"], None),
-        Case(s, "vocab: unreadable", break_file("vocab_file", UNREADABLE),
-             ["{file}", "ermission denied"], None),
-    ]
+    ] + unusable_file(s, "vocab", "vocab_file")
   for s in MODEL_SCRIPTS:
     c += [
         Case(s, "config: truncated JSON", break_file(
@@ -489,11 +496,7 @@ def shared_cases():
              None),
         Case(s, "config: empty file", break_file("bert_config_file", b""),
              ["{file}"], None),
-        Case(s, "config: a folder", break_file("bert_config_file", DIR),
-             ["{file}", "directory"], None),
-        Case(s, "config: unreadable", break_file("bert_config_file",
-                                                 UNREADABLE),
-             ["{file}", "ermission denied"], None),
+    ] + unusable_file(s, "config", "bert_config_file") + [
         Case(s, "config: hidden_size != the checkpoint's", break_file(
             "bert_config_file", config_with(hidden_size=48)),
              ["bert/embeddings/word_embeddings", "hidden_size=48", "32]"],
@@ -583,10 +586,7 @@ def ner_cases():
       Case(s, "train: not UTF-8", break_file(
           train, replace(b"acme B-ORG", b"\xe9cme B-ORG")),
            ["{file}:11", "UTF-8"], None),
-      Case(s, "train: a folder", break_file(train, DIR),
-           ["{file}", "directory"], None),
-      Case(s, "train: unreadable", break_file(train, UNREADABLE),
-           ["{file}", "ermission denied"], None),
+  ] + unusable_file(s, "train", train) + [
       Case(s, "train: I- tag after O (IOB2)", break_file(
           train, replace(b"hired O\nmary B-PER", b"hired O\nmary I-PER")),
            ["{file}:", "I-PER"], None),
@@ -622,11 +622,7 @@ def classifier_cases():
       Case(s, "train: not UTF-8", break_file(
           train, replace(b"a good story", b"a g\xf6od story")),
            ["{file}:4", "UTF-8"], None),
-      Case(s, "train: a folder", break_file(train, DIR),
-           ["{file}", "directory"], None),
-      Case(s, "train: unreadable", break_file(train, UNREADABLE),
-           ["{file}", "ermission denied"], None),
-  ]
+  ] + unusable_file(s, "train", train)
 
 
 def squad_cases():
@@ -672,10 +668,7 @@ def pretraining_data_cases():
       Case(s, "input: truncated inside a character", break_file(
           "input_file", append("caf\u00e9".encode("utf-8")[:-1])),
            ["{file}:12", "UTF-8"], None),
-      Case(s, "input: a folder", break_file("input_file", DIR),
-           ["{file}", "folder"], None),
-      Case(s, "input: unreadable", break_file("input_file", UNREADABLE),
-           ["{file}", "ermission denied"], None),
+  ] + unusable_file(s, "input", "input_file", "folder") + [
       Case(s, "--max_seq_length below 3", set_flags(max_seq_length=2),
            ["--max_seq_length", "at least"], None),
       Case(s, "--max_predictions_per_seq=0",
@@ -707,10 +700,7 @@ def pretraining_cases():
       Case(s, "input: text, not records", break_file(
           "input_file", b"john smith lives in paris .\n" * 20),
            ["{file}", "TFRecord"], None),
-      Case(s, "input: a folder", break_file("input_file", DIR),
-           ["{file}", "folder"], None),
-      Case(s, "input: unreadable", break_file("input_file", UNREADABLE),
-           ["{file}", "ermission denied"], None),
+  ] + unusable_file(s, "input", "input_file", "folder") + [
       Case(s, "input: other max_seq_length", set_flags(max_seq_length=16),
            ["input_ids has length %d" % MAX_SEQ, "--max_seq_length=16"],
            None),
@@ -728,10 +718,7 @@ def extract_cases():
       Case(s, "input: not UTF-8", break_file(
           "input_file", replace(b"||| in paris", b"||| in p\xe4ris")),
            ["{file}:2", "UTF-8"], None),
-      Case(s, "input: a folder", break_file("input_file", DIR),
-           ["{file}", "directory"], None),
-      Case(s, "input: unreadable", break_file("input_file", UNREADABLE),
-           ["{file}", "ermission denied"], None),
+  ] + unusable_file(s, "input", "input_file") + [
       Case(s, "--layers out of range", set_flags(layers="-1,5"),
            ["--layers", "5", "2-layer"], None),
   ]
